@@ -1,0 +1,114 @@
+"""AFEW: ``Train_AFEW/<Emotion>/<clip>.avi`` and ``Val_AFEW/<Emotion>/<clip>.avi``.
+
+Each clip becomes per-frame crops of its main (largest) face, found with MTCNN at lowered thresholds and a
+wider margin (paper III-A-2). Crops are cached per clip, keyed by the clip's bytes and the detector
+settings, so a second run does not detect again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path, PurePosixPath
+
+import cv2
+import numpy as np
+from tqdm.auto import tqdm
+
+from hybrid_recommender.errors import InputDataError
+from hybrid_recommender.ingest.common import FaceTable, SkipLog
+from hybrid_recommender.ingest.faces import face_index
+from hybrid_recommender.ingest.images import stack_faces
+from hybrid_recommender.io.sources import DataSource
+from hybrid_recommender.labels import canonical_emotion
+
+SPLITS = {"Train_AFEW": "train", "Val_AFEW": "val", "Test_AFEW": "test"}
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov")
+LAYOUT = "AFEW: Train_AFEW/<Emotion>/<clip>.avi and Val_AFEW/<Emotion>/<clip>.avi"
+
+
+def read_frames(path: Path, max_frames: int) -> list[np.ndarray]:
+    """Up to ``max_frames`` consecutive RGB frames from the start of a video; [] if it cannot be decoded."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    try:
+        while capture.isOpened() and len(frames) < max_frames:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    finally:
+        capture.release()
+    return frames
+
+
+def _clip_faces(source: DataSource, name: str, data: bytes, cfg: dict, aligner_factory) -> dict:
+    """Crops of one clip, from the cache or from MTCNN: {'frames': int, 'crops': array, 'frame_index': array}."""
+    settings = {k: cfg[k] for k in ("image_size", "max_frames_per_clip", "mtcnn_thresholds", "mtcnn_margin")}
+    key = hashlib.sha1(data + json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
+    cache = Path(cfg["cache_dir"]) / f"{key}.npz"
+    if cache.exists():
+        with np.load(cache) as cached:
+            return {k: cached[k] for k in cached.files}
+    with source.local_copy(name) as path:
+        frames = read_frames(path, cfg["max_frames_per_clip"])
+    crops = aligner_factory().largest_faces(frames) if frames else []
+    kept = [i for i, c in enumerate(crops) if c is not None]
+    result = {
+        "frames": np.array(len(frames)),
+        "crops": stack_faces([crops[i] for i in kept], cfg["image_size"], 3),
+        "frame_index": np.array(kept, dtype=np.int64),
+    }
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, **result)
+    return result
+
+
+def read_afew(source: DataSource, cfg: dict, edges, labels) -> FaceTable:
+    skips = SkipLog("afew")
+    wanted = {}
+    for name in source.names():
+        parts = PurePosixPath(name).parts
+        if len(parts) < 3 or parts[-3] not in SPLITS or parts[-1].startswith("."):
+            continue
+        split_dir, emotion_dir, file_name = parts[-3:]
+        if not file_name.lower().endswith(VIDEO_SUFFIXES):
+            skips.add(name, "not a video file")
+            continue
+        emotion = canonical_emotion(emotion_dir)
+        if emotion is None or emotion == "contempt":
+            skips.add(name, f"unknown emotion folder {emotion_dir!r} (expected Angry, Disgust, Fear, Happy, "
+                            "Neutral, Sad, Surprise)")
+            continue
+        wanted[name] = (SPLITS[split_dir], emotion, PurePosixPath(file_name).stem)
+    if not wanted:
+        raise InputDataError(f"{source.path}: no AFEW clips found; expected {LAYOUT}.")
+    aligner = None
+
+    def aligner_factory():
+        nonlocal aligner
+        if aligner is None:
+            from hybrid_recommender.faces.detector import FaceAligner
+
+            aligner = FaceAligner(cfg["image_size"], cfg["mtcnn_margin"], cfg["mtcnn_thresholds"])
+        return aligner
+
+    records, crops = [], []
+    for name, data in tqdm(source.iter_files(wanted), total=len(wanted), desc="AFEW clips (MTCNN)", unit="clip"):
+        split, emotion, clip = wanted[name]
+        faces = _clip_faces(source, name, data, cfg, aligner_factory)
+        if int(faces["frames"]) == 0:
+            skips.add(name, "unreadable or truncated video (no frame could be decoded)")
+            continue
+        found = set(faces["frame_index"].tolist())
+        for i in range(int(faces["frames"])):
+            if i not in found:
+                skips.add(f"{name}#frame{i}", "no face detected in frame")
+        clip_id = f"{split}/{emotion}/{clip}"
+        for frame_index, crop in zip(faces["frame_index"].tolist(), faces["crops"]):
+            records.append({"face_id": f"afew/{clip_id}/{frame_index:04d}", "source_file": name, "split": split,
+                            "emotion": emotion, "subject": clip_id, "sequence_id": clip_id,
+                            "frame_index": frame_index})
+            crops.append(crop)
+    return FaceTable(face_index(records, "afew", edges, labels), stack_faces(crops, cfg["image_size"], 3),
+                     skips.frame())

@@ -1,0 +1,62 @@
+"""CK+48: ``CK+48/<emotion>/S<subject>_<sequence>_<frame>.png``: the last three frames of 327 sequences.
+
+Splits and folds are by subject, so no person is in both training and evaluation.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from tqdm.auto import tqdm
+
+from hybrid_recommender.errors import InputDataError
+from hybrid_recommender.ingest.common import FaceTable, SkipLog
+from hybrid_recommender.ingest.faces import face_index
+from hybrid_recommender.ingest.images import IMAGE_SUFFIXES, decode_image, stable_split, stack_faces
+from hybrid_recommender.io.sources import DataSource
+from hybrid_recommender.labels import canonical_emotion
+
+SIZE = 48
+NAME_PATTERN = re.compile(r"^(?P<subject>S\d+)_(?P<sequence>\d+)_(?P<frame>\d+)\.png$", re.IGNORECASE)
+
+
+def read_ckplus(source: DataSource, folds: int, split_fractions: dict, edges, labels) -> FaceTable:
+    skips = SkipLog("ckplus")
+    wanted = {}
+    for name in source.names():
+        parts = PurePosixPath(name).parts
+        if len(parts) < 2 or parts[-1].startswith("."):
+            continue
+        emotion_dir, file_name = parts[-2:]
+        if not file_name.lower().endswith(IMAGE_SUFFIXES):
+            skips.add(name, "not an image file")
+            continue
+        emotion = canonical_emotion(emotion_dir)
+        if emotion is None:
+            skips.add(name, f"unknown emotion folder {emotion_dir!r} (expected anger, contempt, disgust, fear, "
+                            "happy, sadness, surprise)")
+            continue
+        match = NAME_PATTERN.match(file_name)
+        if match is None:
+            skips.add(name, "file name does not follow S<subject>_<sequence>_<frame>.png")
+            continue
+        wanted[name] = (emotion, match["subject"].upper(), int(match["sequence"]), int(match["frame"]))
+    if not wanted:
+        raise InputDataError(f"{source.path}: no CK+48 images found; expected CK+48/<emotion>/S<subject>_<seq>_"
+                             "<frame>.png")
+    subjects = sorted({v[1] for v in wanted.values()})
+    fold_of = {s: i % folds for i, s in enumerate(subjects)}
+    records, images = [], []
+    for name, data in tqdm(source.iter_files(wanted), total=len(wanted), desc="CK+48 images", unit="img"):
+        image, reason = decode_image(data, channels=1, size=SIZE)
+        if image is None:
+            skips.add(name, reason)
+            continue
+        emotion, subject, sequence, frame = wanted[name]
+        records.append({"face_id": f"ckplus/{PurePosixPath(name).name}", "source_file": name,
+                        "split": stable_split(subject, split_fractions), "emotion": emotion, "subject": subject,
+                        "sequence_id": f"{subject}_{sequence:03d}", "frame_index": frame,
+                        "fold": fold_of[subject]})
+        images.append(image)
+    return FaceTable(face_index(records, "ckplus", edges, labels), stack_faces(images, SIZE, 1), skips.frame())

@@ -1,0 +1,55 @@
+"""Decoding face images from bytes, with every failure turned into a named reason."""
+
+from __future__ import annotations
+
+import hashlib
+
+import cv2
+import numpy as np
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def decode_image(data: bytes, channels: int, size: int | None = None) -> tuple[np.ndarray | None, str | None]:
+    """Decode to uint8 (H, W, channels) RGB or grayscale, optionally resized to ``size`` x ``size``.
+
+    Returns (image, None) or (None, reason) for a corrupt or truncated file.
+    """
+    if not data:
+        return None, "empty file"
+    head = data[:4]
+    if head[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        return None, "truncated JPEG (no end-of-image marker)"
+    flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    if image is None:
+        return None, "corrupt image (cannot be decoded)"
+    if channels == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if size is not None and image.shape[:2] != (size, size):
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return image.reshape(image.shape[0], image.shape[1], channels), None
+
+
+def stack_faces(images: list[np.ndarray], size: int, channels: int) -> np.ndarray:
+    """(N, size, size, channels) uint8, also for N == 0."""
+    if not images:
+        return np.zeros((0, size, size, channels), np.uint8)
+    return np.stack(images).astype(np.uint8, copy=False)
+
+
+def is_blank(image: np.ndarray) -> bool:
+    """Zero variance: an all-black (or all-one-colour) image, not a face."""
+    return bool(image.min() == image.max())
+
+
+def stable_split(key: str, fractions: dict[str, float]) -> str:
+    """A split chosen by a hash of ``key``: the same on every machine and run, independent of file order."""
+    total = sum(fractions.values())
+    point = int(hashlib.md5(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF * total
+    upper = 0.0
+    for name, fraction in fractions.items():
+        upper += fraction
+        if point <= upper:
+            return name
+    return list(fractions)[-1]

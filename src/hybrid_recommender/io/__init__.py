@@ -1,0 +1,1 @@
+"""Reading data sets as users download them, and the project's own Kedro datasets."""

@@ -44,9 +44,14 @@ def is_blank(image: np.ndarray) -> bool:
 
 
 def stable_split(key: str, fractions: dict[str, float]) -> str:
-    """A split chosen by a hash of ``key``: the same on every machine and run, independent of file order."""
+    """A split chosen by a hash of ``key``: the same on every machine and run, independent of file order.
+
+    Salted SHA-256, so the rule is independent of any other hash-based selection of the same files (the
+    shared UTKFace copy withholds a fifth of part 1 by such a rule).
+    """
     total = sum(fractions.values())
-    point = int(hashlib.md5(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF * total
+    digest = hashlib.sha256(f"hybrid-recommender-split:{key}".encode()).hexdigest()
+    point = int(digest[:12], 16) / float(16**12) * total
     upper = 0.0
     for name, fraction in fractions.items():
         upper += fraction

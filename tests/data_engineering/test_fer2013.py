@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+
+from hybrid_recommender.errors import InputDataError
+from hybrid_recommender.ingest.fer2013 import read_fer2013
+from hybrid_recommender.io.sources import DataSource
+from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES as EDGES, DEFAULT_AGE_GROUPS as GROUPS
+from tests.conftest import require_shared
+from tests.data_engineering.builders import fer2013_csv, jpeg_bytes, pattern, pixel_string, write_files, zip_folder
+
+
+def read(path):
+    return read_fer2013(DataSource(path), EDGES, GROUPS)
+
+
+def test_csv_maps_fer_labels_and_usage_and_skips_bad_rows(tmp_path):
+    csv = fer2013_csv([
+        ("4", pixel_string(1), "Training"),          # 4 = sad in the csv's numbering
+        ("6", pixel_string(2), "PublicTest"),        # 6 = neutral
+        ("0", pixel_string(3), "PrivateTest"),       # 0 = angry
+        ("3", pixel_string(4, count=2000), "Training"),  # wrong pixel count
+        ("9", pixel_string(5), "Training"),          # unknown label
+        ("1", " ".join(["0"] * 2304), "Training"),   # all black: kept, flagged blank
+    ])
+    path = write_files(tmp_path, {"fer2013/fer2013.csv": csv}) / "fer2013"
+    table = read(path)
+    assert table.index["emotion"].astype(str).tolist() == ["sad", "neutral", "angry", "disgust"]
+    assert table.index["split"].tolist() == ["train", "val", "test", "train"]
+    assert table.index["is_blank"].tolist() == [False, False, False, True]
+    assert table.pixels.shape == (4, 48, 48, 1) and table.pixels.dtype == np.uint8
+    expected_first = np.array(pixel_string(1).split(), dtype=np.uint8).reshape(48, 48)
+    assert (table.pixels[0, :, :, 0] == expected_first).all()
+    reasons = table.skips.set_index("file")["reason"]
+    assert reasons.filter(like=":5").str.contains("expected 2304 integers 0-255, got 2000").all()
+    assert reasons.filter(like=":6").str.contains("not in 0..6").all()
+    assert len(table.skips) == 2
+
+
+def test_csv_without_required_columns_names_the_file(tmp_path):
+    path = write_files(tmp_path, {"fer2013.csv": b"label,image\n1,2\n"}) / "fer2013.csv"
+    with pytest.raises(InputDataError, match=r"fer2013\.csv.*expected columns emotion,pixels,Usage"):
+        read(path)
+
+
+def test_image_folders_split_public_and_private_test_and_skip_bad_files(tmp_path):
+    good = jpeg_bytes(pattern(0))
+    files = {
+        "train/happy/Training_1.jpg": good,
+        "train/sad/Training_2.jpg": jpeg_bytes(pattern(1)),
+        "test/happy/PublicTest_3.jpg": jpeg_bytes(pattern(2)),
+        "test/fear/PrivateTest_4.jpg": jpeg_bytes(pattern(3)),
+        "train/black/Training_5.jpg": good,                 # unknown emotion folder
+        "train/angry/Training_6.jpg": b"\xff\xd8\xff\xe0 garbage\xff\xd9",  # corrupt JPEG
+        "train/angry/Training_7.jpg": good[: len(good) // 2],       # truncated JPEG
+        "train/neutral/Training_8.jpg": jpeg_bytes(np.zeros((48, 48), np.uint8)),  # blank
+        "test/happy/Other_9.jpg": good,                     # neither PublicTest nor PrivateTest
+    }
+    folder = write_files(tmp_path / "fer", files)
+    for source in (folder, zip_folder(folder, tmp_path / "fer2013.zip")):
+        table = read(source)
+        by_file = table.index.set_index("source_file")
+        assert by_file.loc["test/happy/PublicTest_3.jpg", "split"] == "val"
+        assert by_file.loc["test/fear/PrivateTest_4.jpg", "split"] == "test"
+        assert by_file.loc["train/sad/Training_2.jpg", "emotion"] == "sad"
+        assert by_file.loc["train/neutral/Training_8.jpg", "is_blank"]
+        assert len(table.index) == 5
+        reasons = table.skips.set_index("file")["reason"].to_dict()
+        assert "unknown emotion folder 'black'" in reasons["train/black/Training_5.jpg"]
+        assert "corrupt" in reasons["train/angry/Training_6.jpg"]
+        assert "truncated JPEG" in reasons["train/angry/Training_7.jpg"]
+        assert "neither PublicTest" in reasons["test/happy/Other_9.jpg"]
+
+
+def test_empty_directory_is_a_clear_error(tmp_path):
+    (tmp_path / "fer2013").mkdir()
+    (tmp_path / "fer2013" / "README.txt").write_text("nothing here")
+    with pytest.raises(InputDataError, match="no face images found; expected FER2013"):
+        read(tmp_path / "fer2013")
+
+
+@pytest.mark.real_data
+def test_real_fer2013_counts_and_blank_images():
+    table = read(require_shared("fer2013.zip") / "fer2013.zip")
+    splits = table.index["split"].value_counts()
+    assert splits["train"] == 28_709 and splits["val"] == 3_589
+    assert "test" not in splits  # PrivateTest is withheld in the shared copy
+    assert table.index["is_blank"].sum() == 12  # the real all-black images, flagged not dropped
+    assert table.pixels.shape == (32_298, 48, 48, 1)
+    assert set(table.index["emotion"].astype(str)) == {"angry", "disgust", "fear", "happy", "neutral", "sad",
+                                                       "surprise"}
+    train_emotions = table.index.loc[table.index["split"] == "train", "emotion"].value_counts()
+    assert train_emotions["happy"] == 7_215 and train_emotions["disgust"] == 436

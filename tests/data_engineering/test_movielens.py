@@ -1,0 +1,102 @@
+import urllib.error
+
+import pytest
+
+from hybrid_recommender.errors import InputDataError
+from hybrid_recommender.ingest import movielens
+from hybrid_recommender.ingest.movielens import GENRES, read_movielens
+from hybrid_recommender.io.sources import DataSource
+from tests.data_engineering.builders import write_files
+
+pytestmark = []
+
+USERS = b"1|24|M|technician|85711\n2|53|F|other|94043\n"
+ITEMS = (
+    "1|Toy Story (1995)|01-Jan-1995||http://us.imdb.com/M/title-exact?Toy%20Story%20(1995)|"
+    + "|".join(["0", "0", "0", "1", "1", "1"] + ["0"] * 13) + "\n"
+    "2|GoldenEye (1995)|01-Jan-1995||http://us.imdb.com/M/title-exact?GoldenEye%20(1995)|"
+    + "|".join(["0", "1", "1"] + ["0"] * 13 + ["1", "0", "0"]) + "\n"
+).encode("latin-1")
+GENRE_FILE = "".join(f"{g}|{i}\n" for i, g in enumerate(GENRES)).encode()
+
+
+def tiny_movielens(tmp_path, u_data: bytes):
+    return DataSource(write_files(tmp_path / "ml-100k", {
+        "u.data": u_data, "u.user": USERS, "u.item": ITEMS, "u.genre": GENRE_FILE}))
+
+
+@pytest.mark.real_data
+def test_real_movielens_matches_the_published_counts(movielens):
+    ratings, users, movies = movielens
+    assert len(ratings) == 100_000
+    assert ratings["user_id"].nunique() == 943 and len(users) == 943
+    assert ratings["item_id"].nunique() == 1682 and len(movies) == 1682
+    assert ratings["rating"].mean() == pytest.approx(3.52986)
+    assert list(movies.columns[-19:]) == list(GENRES)
+    assert set(users["gender"]) == {"male", "female"}
+    assert users["age_group"].notna().all()
+    # the paper's thin group: 10 users aged 8-14, 5 per gender, and one under 8
+    assert (users["age_group"] == "8-14").sum() == 10 and (users["age_group"] == "0-7").sum() == 1
+
+
+def test_tiny_movielens_parses_types(tmp_path):
+    ratings, users, movies, skips = read_movielens(tiny_movielens(tmp_path, b"1\t1\t5\t881250949\n2\t2\t3\t891717742\n"))
+    assert ratings.to_dict("list") == {"user_id": [1, 2], "item_id": [1, 2], "rating": [5, 3],
+                                       "timestamp": [881250949, 891717742]}
+    assert users["gender"].tolist() == ["male", "female"]
+    assert movies.loc[0, "Animation"] == 1 and movies.loc[1, "Thriller"] == 1
+    assert skips.empty
+
+
+def test_wrong_separator_names_the_file_and_the_expected_format(tmp_path):
+    with pytest.raises(InputDataError, match=r"u\.data: expected 4 tab-separated integer fields"):
+        read_movielens(tiny_movielens(tmp_path, b"1,1,5,881250949\n"))
+
+
+def test_non_integer_and_out_of_range_ratings_are_counted_skips(tmp_path):
+    data = b"1\t1\t5\t881250949\n1\t2\tfive\t881250949\n2\t1\t4.5\t891717742\n2\t2\t9\t891717742\n"
+    ratings, _, _, skips = read_movielens(tiny_movielens(tmp_path, data))
+    assert len(ratings) == 1
+    assert len(skips) == 3
+    assert skips["file"].str.endswith(("u.data:2", "u.data:3", "u.data:4")).all()
+    assert skips["reason"].str.contains("expected 4 integer fields").sum() == 2
+    assert skips["reason"].str.contains("rating outside 1-5").sum() == 1
+
+
+def test_missing_file_is_named(tmp_path):
+    source = DataSource(write_files(tmp_path / "ml-100k", {"u.data": b"1\t1\t5\t1\n"}))
+    with pytest.raises(InputDataError, match="missing u.user, u.item, u.genre"):
+        read_movielens(source)
+
+
+def test_offline_download_says_where_to_put_the_zip(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(movielens.urllib.request, "urlopen", offline)
+    with pytest.raises(InputDataError, match="could not be downloaded.*grouplens.org"):
+        movielens.download_movielens(tmp_path)
+    assert not (tmp_path / "ml-100k.zip").exists()
+
+
+def test_download_rejects_a_checksum_mismatch(tmp_path, monkeypatch):
+    class Response:
+        def __init__(self, payload):
+            self.payload = payload
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self):
+            return self.payload
+
+    def fake_urlopen(url, timeout):
+        return Response(b"0" * 32 + b"  ml-100k.zip\n" if url.endswith(".md5") else b"not the real zip")
+
+    monkeypatch.setattr(movielens.urllib.request, "urlopen", fake_urlopen)
+    with pytest.raises(InputDataError, match="MD5"):
+        movielens.download_movielens(tmp_path)
+    assert not (tmp_path / "ml-100k.zip").exists()

@@ -29,7 +29,7 @@ test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 viz: $(VENV)/.installed
-	$(BIN)/kedro viz build --env $(KEDRO_ENV)
+	$(BIN)/kedro viz build
 
 mlflow-ui: $(VENV)/.installed
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db

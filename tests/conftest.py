@@ -49,3 +49,13 @@ def movielens(shared_datasets):
     ratings, users, movies, _ = read_movielens(DataSource(require_shared("ml-100k.zip") / "ml-100k.zip"))
     users["age_group"] = age_groups(users["age"])
     return ratings, users, movies
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI=true a skipped real-data test is a failure, whatever skipped it."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and item.get_closest_marker("real_data") and os.environ.get("CI", "").lower() == "true":
+        report.outcome = "failed"
+        report.longrepr = f"real-data test skipped under CI=true: {report.longrepr}"

@@ -1,8 +1,14 @@
 """Kedro project settings."""
 
+import warnings
+
 from kedro.config import OmegaConfigLoader
 
 from hybrid_recommender.config_resolvers import CUSTOM_RESOLVERS
+
+# Third-party deprecation chatter that buries the project's own warnings (e.g. a missing optional data set).
+warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
+warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

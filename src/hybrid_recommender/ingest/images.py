@@ -17,8 +17,7 @@ def decode_image(data: bytes, channels: int, size: int | None = None) -> tuple[n
     """
     if not data:
         return None, "empty file"
-    head = data[:4]
-    if head[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
         return None, "truncated JPEG (no end-of-image marker)"
     flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
     image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)

@@ -4,10 +4,11 @@ from kedro.pipeline import Node, Pipeline
 
 from hybrid_recommender.pipelines.data_engineering import nodes
 
-FACE_SETS = ("fer2013", "utkface", "ckplus", "rafdb", "afew")
+FACE_SETS = tuple(nodes.FACE_SETS)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    # Face readers take the inventory so the required-sets check runs (and fails fast) before them.
     face_nodes = [
         Node(
             getattr(nodes, f"{name}_faces"),

@@ -1,0 +1,36 @@
+"""Recommenders for a viewer's (age group, gender, emotion), usable without Kedro.
+
+>>> import pickle
+>>> rec = pickle.load(open("data/06_models/hybrid_recommender.pkl", "rb"))      # doctest: +SKIP
+>>> rec.recommend(Viewer(age=30, gender="female", emotion="sad"), n=10)         # doctest: +SKIP
+"""
+
+from hybrid_recommender.recommender.base import Ranking, Recommendation, Recommender, Viewer
+from hybrid_recommender.recommender.baselines import DemographicSVD, GlobalSVD, GroupPopularity, RandomRecommender
+from hybrid_recommender.recommender.hybrid import HybridRecommender, favoured_cluster
+
+__all__ = ["DemographicSVD", "GlobalSVD", "GroupPopularity", "HybridRecommender", "RandomRecommender", "Ranking",
+           "Recommendation", "Recommender", "Viewer", "favoured_cluster", "build_recommenders"]
+
+
+def build_recommenders(params: dict, affinity: dict, age_bins: dict | None = None) -> dict[str, Recommender]:
+    """Every recommender, unfitted, configured from the `recommendation` parameters."""
+    kw = {}
+    if age_bins:
+        kw = {"age_bin_edges": age_bins["edges"], "age_groups": age_bins["labels"]}
+    groups = params["groups"]
+    seed = params["seed"]
+    hybrid = params["hybrid"]
+    common = {"min_users": groups["min_users"], "min_ratings": groups["min_ratings"], "seed": seed, **kw}
+    recs: dict[str, Recommender] = {}
+    methods = dict.fromkeys([hybrid["method"], *params.get("compare", {}).get("hybrid_methods", [])])
+    for method in methods:
+        recs[f"hybrid_{method}"] = HybridRecommender(
+            affinity, stance=hybrid["stance"], method=method, affinity_baseline=hybrid["affinity_baseline"],
+            affinity_aggregation=hybrid["affinity_aggregation"], svd=params["svd"],
+            truncated_rank=hybrid["truncated_rank"], top_genres=hybrid["top_genres"], **common)
+    recs["demographic_svd"] = DemographicSVD(svd=params["svd"], **common)
+    recs["global_svd"] = GlobalSVD(svd=params["svd"], seed=seed, **kw)
+    recs["group_popularity"] = GroupPopularity(**common)
+    recs["random"] = RandomRecommender(seed=seed, **kw)
+    return recs

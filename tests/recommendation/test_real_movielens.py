@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import time
 
 import numpy as np
 import pytest
@@ -88,15 +87,18 @@ def test_same_seed_gives_the_same_lists_and_another_seed_changes_random(real):
     assert other.recommend(viewer, N).item_ids != real["recs"]["random"].recommend(viewer, N).item_ids
 
 
-def test_pickled_hybrid_recommends_in_milliseconds(real):
-    rec = pickle.loads(pickle.dumps(real["recs"]["hybrid_surprise_svd"]))
+def test_pickled_hybrid_round_trips_and_excludes_the_viewers_history(real):
+    """The saved recommender is what the real-time path loads: same lists after pickling, history excluded.
+
+    Its latency target (p95 <= 20 ms) is measured by benchmarks/recommendation_latency.py, not here.
+    """
+    original = real["recs"]["hybrid_surprise_svd"]
+    rec = pickle.loads(pickle.dumps(original))
     history = list(real["train"].groupby("user_id")["item_id"].agg(frozenset))
     rng = np.random.default_rng(0)
-    times = []
-    for _ in range(300):
+    for _ in range(50):
         a, g, e = GROUPS[rng.integers(len(GROUPS))]
         viewer = Viewer(a, g, e, rated_item_ids=history[rng.integers(len(history))])
-        start = time.perf_counter()
-        rec.recommend(viewer, N)
-        times.append(time.perf_counter() - start)
-    assert np.percentile(times, 95) < 0.020            # the issue's target; measured ~0.2 ms (see docs)
+        got = rec.recommend(viewer, N)
+        assert got.item_ids == original.recommend(viewer, N).item_ids
+        assert len(got.item_ids) == N and not set(got.item_ids) & viewer.rated_item_ids

@@ -61,6 +61,10 @@ def afew_tree(tmp_path_factory) -> Path:
     write_avi(root / "Val_AFEW/Sad/000002.avi", face_video_frames(real_face_bgr(shared, 1), 4))
     blank = [np.full((240, 320, 3), 90, np.uint8)] * 3
     write_avi(root / "Val_AFEW/Fear/000003.avi", blank)
+    # a viewer who looks away: face, no face, face (one detection batch with and without faces)
+    mixed = face_video_frames(real_face_bgr(shared, 3), 3)
+    mixed[1] = blank[0]
+    write_avi(root / "Val_AFEW/Surprise/000006.avi", mixed)
     full = write_avi(root / "Train_AFEW/Angry/000004.avi", face_video_frames(real_face_bgr(shared, 2), 5))
     full.write_bytes(full.read_bytes()[:300])   # truncated: header only
     write_avi(root / "Train_AFEW/Bored/000005.avi", blank)
@@ -72,14 +76,16 @@ def test_afew_clips_become_main_face_crops_with_counted_skips(afew_tree, tmp_pat
     table = afew.read_afew(DataSource(afew_tree), cfg, EDGES, GROUPS)
     index = table.index
     per_clip = index.groupby("sequence_id").size().to_dict()
-    assert per_clip == {"train/happy/000001": 6, "val/sad/000002": 4}
+    assert per_clip == {"train/happy/000001": 6, "val/sad/000002": 4, "val/surprise/000006": 2}
     assert set(index["split"]) == {"train", "val"}
     assert index.loc[index["sequence_id"] == "val/sad/000002", "frame_index"].tolist() == [0, 1, 2, 3]
-    assert table.pixels.shape == (10, 64, 64, 3) and table.pixels.std() > 10
+    assert index.loc[index["sequence_id"] == "val/surprise/000006", "frame_index"].tolist() == [0, 2]
+    assert table.pixels.shape == (12, 64, 64, 3) and table.pixels.std() > 10
     reasons = table.skips.set_index("file")["reason"].to_dict()
     assert reasons["Train_AFEW/Angry/000004.avi"].startswith("unreadable or truncated video")
     assert "unknown emotion folder 'Bored'" in reasons["Train_AFEW/Bored/000005.avi"]
-    assert sum("no face detected" in r for r in reasons.values()) == 3   # the three blank frames
+    assert sum("no face detected" in r for r in reasons.values()) == 4   # three blank frames + the look-away
+    assert "Val_AFEW/Surprise/000006.avi#frame1" in reasons
 
 
 def test_afew_second_run_reads_the_cache_without_detecting(afew_tree, tmp_path, monkeypatch):

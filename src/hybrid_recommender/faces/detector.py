@@ -31,12 +31,23 @@ class FaceAligner:
     def largest_faces(self, frames: Sequence[np.ndarray]) -> list[np.ndarray | None]:
         """The main (largest) face of each frame as uint8 (S, S, 3), or None where no face was found.
 
-        Frames must share one size (a video's frames do); they are detected in one batch.
+        Frames must share one size (a video's frames do); they are detected in one batch. The largest box is
+        picked here rather than by MTCNN.forward, whose box selection fails on a batch where some frames
+        have no face (facenet-pytorch 2.5.3 with numpy 2).
         """
         if len(frames) == 0:
             return []
-        crops = self._largest(np.stack([np.ascontiguousarray(f) for f in frames]))
-        return [None if c is None else self._to_uint8(c) for c in crops]
+        frames = [np.ascontiguousarray(f) for f in frames]
+        batch_boxes, _ = self._largest.detect(np.stack(frames))
+        crops: list[np.ndarray | None] = []
+        for frame, boxes in zip(frames, batch_boxes):
+            if boxes is None or len(boxes) == 0:
+                crops.append(None)
+                continue
+            areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+            largest = boxes[int(np.argmax(areas))][None]
+            crops.append(self._to_uint8(self._largest.extract(frame, largest, None)))
+        return crops
 
     @torch.inference_mode()
     def every_face(self, frame: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:

@@ -1,0 +1,201 @@
+"""The networks: a frame CNN (timm backbone, three heads) and a sequence LSTM, with their LightningModules."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Mapping
+
+import pytorch_lightning as pl
+import timm
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from hybrid_recommender.face_models import HEADS
+
+log = logging.getLogger(__name__)
+
+
+def _can_reach(host: str = "huggingface.co", port: int = 443, timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def create_backbone(name: str, in_chans: int = 1, pretrained: bool = False) -> nn.Module:
+    """A timm feature extractor (``num_classes=0``); ImageNet weights only when asked and reachable."""
+    if pretrained:
+        if _can_reach():
+            try:
+                return timm.create_model(name, pretrained=True, num_classes=0, in_chans=in_chans)
+            except Exception as exc:  # noqa: BLE001 - any download failure falls back to random weights
+                log.warning("face_models: pretrained weights for %s could not be fetched (%s); random init", name, exc)
+        else:
+            log.warning("face_models: pretrained=true but the weight hub is unreachable; %s starts from random init",
+                        name)
+    return timm.create_model(name, pretrained=False, num_classes=0, in_chans=in_chans)
+
+
+class FrameCNN(nn.Module):
+    """timm backbone + one linear head per attribute; one forward pass gives all three attributes' logits."""
+
+    def __init__(self, backbone: str, in_chans: int = 1, pretrained: bool = False, dropout: float = 0.2,
+                 heads: Mapping[str, tuple[str, ...]] = HEADS):
+        super().__init__()
+        self.backbone_name = backbone
+        self.backbone = create_backbone(backbone, in_chans, pretrained)
+        # the pooled (pre-logits) output: VGG adds a 4096-wide ConvMlp after its 512 conv features
+        self.num_features = int(getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features)
+        self.dropout = nn.Dropout(dropout)
+        self.heads = nn.ModuleDict({h: nn.Linear(self.num_features, len(c)) for h, c in heads.items()})
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The penultimate layer (pooled backbone output): what the video branches aggregate."""
+        return self.backbone(x)
+
+    def heads_of(self, feats: torch.Tensor) -> dict[str, torch.Tensor]:
+        feats = self.dropout(feats)
+        return {h: head(feats) for h, head in self.heads.items()}
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.heads_of(self.features(x))
+
+
+def masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
+                         label_smoothing: float = 0.0) -> torch.Tensor | None:
+    """Weighted cross-entropy over the samples whose label is known (>= 0); None when none is.
+
+    Returning None (instead of a 0-valued term) keeps a head without labels in the batch out of the graph, so its
+    gradient stays zero.
+    """
+    known = target >= 0
+    if not bool(known.any()):
+        return None
+    return F.cross_entropy(logits[known], target[known], weight=weight, label_smoothing=label_smoothing)
+
+
+def multi_head_loss(logits: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],
+                    weights: Mapping[str, torch.Tensor | None] | None = None,
+                    head_weights: Mapping[str, float] | None = None, label_smoothing: float = 0.0
+                    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Sum of the heads' masked losses; a face trains only the heads it has labels for."""
+    parts = {}
+    for head, out in logits.items():
+        w = None if weights is None else weights.get(head)
+        loss = masked_cross_entropy(out, targets[head], w, label_smoothing)
+        if loss is not None:
+            parts[head] = loss * (1.0 if head_weights is None else float(head_weights.get(head, 1.0)))
+    if not parts:
+        total = sum(o.sum() for o in logits.values()) * 0.0
+    else:
+        total = torch.stack(list(parts.values())).sum()
+    return total, parts
+
+
+class FaceAttributeModule(pl.LightningModule):
+    """Frame CNN training: masked multi-head loss, square-root class weights, AdamW + one-cycle schedule."""
+
+    def __init__(self, backbone: str, in_chans: int = 1, pretrained: bool = False, dropout: float = 0.2,
+                 lr: float = 2e-3, weight_decay: float = 1e-4, label_smoothing: float = 0.0,
+                 class_weights: Mapping[str, list[float]] | None = None,
+                 head_weights: Mapping[str, float] | None = None, schedule: str = "onecycle"):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = FrameCNN(backbone, in_chans, pretrained, dropout)
+        for head, classes in HEADS.items():
+            w = (class_weights or {}).get(head)
+            self.register_buffer(f"cw_{head}", torch.tensor(w if w is not None else [1.0] * len(classes),
+                                                            dtype=torch.float32))
+        self.val_acc = nn.ModuleDict({h: MulticlassAccuracy(len(c), average="micro", ignore_index=-1)
+                                      for h, c in HEADS.items()})
+
+    def _class_weights(self):
+        return {h: getattr(self, f"cw_{h}") for h in HEADS}
+
+    def forward(self, x):
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        total, parts = multi_head_loss(self(x), y, self._class_weights(), self.hparams.head_weights,
+                                       self.hparams.label_smoothing)
+        self.log("train/loss", total, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(x))
+        for head, loss in parts.items():
+            self.log(f"train/loss_{head}", loss, on_step=False, on_epoch=True, batch_size=len(x))
+        return total
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self(x)
+        total, _ = multi_head_loss(logits, y, None)
+        self.log("val/loss", total, on_epoch=True, prog_bar=True, batch_size=len(x))
+        for head in HEADS:
+            if bool((y[head] >= 0).any()):
+                self.val_acc[head].update(logits[head], y[head])
+
+    def on_validation_epoch_end(self):
+        for head, metric in self.val_acc.items():
+            if metric.update_called:
+                self.log(f"val/{head}_acc", metric.compute(), prog_bar=head == "emotion")
+            metric.reset()
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        if self.hparams.schedule != "onecycle":
+            return opt
+        total = int(self.trainer.estimated_stepping_batches)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.hparams.lr, total_steps=max(total, 1),
+                                                    pct_start=0.2)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+class SequenceLSTM(nn.Module):
+    """One LSTM layer over per-frame features (16-frame clips), emotion logits from its last output."""
+
+    def __init__(self, feature_dim: int, hidden: int = 128, n_classes: int = 7, dropout: float = 0.3):
+        super().__init__()
+        self.norm = nn.LayerNorm(feature_dim)
+        self.lstm = nn.LSTM(feature_dim, hidden, num_layers=1, batch_first=True)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, n_classes)
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:   # (B, T, D) -> (B, n_classes)
+        out, _ = self.lstm(self.norm(clips))
+        return self.out(self.dropout(out[:, -1]))
+
+
+class LSTMModule(pl.LightningModule):
+    def __init__(self, feature_dim: int, hidden: int = 128, n_classes: int = 7, dropout: float = 0.3,
+                 lr: float = 1e-3, weight_decay: float = 1e-4, class_weights: list[float] | None = None):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = SequenceLSTM(feature_dim, hidden, n_classes, dropout)
+        self.register_buffer("cw", torch.tensor(class_weights or [1.0] * n_classes, dtype=torch.float32))
+        self.val_acc = MulticlassAccuracy(n_classes, average="micro")
+
+    def forward(self, clips):
+        return self.net(clips)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = F.cross_entropy(self(x), y, weight=self.cw)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(x))
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self(x)
+        self.log("val/loss", F.cross_entropy(logits, y), on_epoch=True, prog_bar=True, batch_size=len(x))
+        self.val_acc.update(logits, y)
+
+    def on_validation_epoch_end(self):
+        if self.val_acc.update_called:
+            self.log("val/clip_acc", self.val_acc.compute(), prog_bar=True)
+        self.val_acc.reset()
+
+    def configure_optimizers(self):
+        return torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)

@@ -1,0 +1,382 @@
+"""Training and evaluation of the frame CNNs and the two video branches (no Kedro here)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from torch.utils.data import DataLoader, TensorDataset
+
+from hybrid_recommender.face_models import HEADS
+from hybrid_recommender.face_models.data import FaceDataModule, FaceSet, Sequences, class_weights, clip_windows
+from hybrid_recommender.face_models.metrics import classification_metrics, confusion_figure, metric_row
+from hybrid_recommender.face_models.model import FaceAttributeModule, FrameCNN, LSTMModule, SequenceLSTM
+from hybrid_recommender.face_models.preprocessing import Preprocessing, eval_input, normalise, ten_crops
+from hybrid_recommender.face_models.tracking import ChildRun
+from hybrid_recommender.face_models.video import (
+    NORMALISATIONS,
+    aggregate,
+    fit_linear_svm,
+    full_decision,
+    fuse,
+    fusion_weights,
+    normalise as normalise_video,
+    svm_probabilities,
+)
+
+log = logging.getLogger(__name__)
+EMOTIONS = HEADS["emotion"]
+
+
+def _trainer(cfg: Mapping, logger, callbacks, default_root_dir: str | Path) -> pl.Trainer:
+    return pl.Trainer(
+        accelerator="cpu", devices=1, deterministic=True, logger=logger, callbacks=callbacks,
+        max_epochs=cfg.get("max_epochs", 1), max_steps=cfg.get("max_steps") or -1,
+        limit_train_batches=cfg.get("limit_train_batches") or 1.0,
+        limit_val_batches=cfg.get("limit_val_batches") or 1.0,
+        log_every_n_steps=cfg.get("log_every_n_steps", 20), num_sanity_val_steps=0,
+        enable_progress_bar=cfg.get("progress_bar", True), enable_model_summary=False,
+        default_root_dir=str(default_root_dir), gradient_clip_val=cfg.get("gradient_clip_val"),
+        max_time=cfg.get("max_time"),
+        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
+    )
+
+
+# ------------------------------------------------------------------------------------------- frame CNN
+def train_frame_cnn(backbone: str, train_sets: Sequence[FaceSet], val_sets: Sequence[FaceSet], prep: Preprocessing,
+                    cfg: Mapping, run: ChildRun, workdir: str | Path, seed: int = 0,
+                    callbacks: Sequence[pl.Callback] = ()) -> tuple[FrameCNN, dict]:
+    """Train one frame CNN on the mixed data sets; returns the best-validation-loss network and facts of the run."""
+    pl.seed_everything(seed, workers=True)
+    weights = {h: class_weights([s.labels[h] for s in train_sets], len(c), cfg.get("class_weight_power", 0.5)).tolist()
+               for h, c in HEADS.items()}
+    module = FaceAttributeModule(
+        backbone, in_chans=1, pretrained=bool(cfg.get("pretrained", False)), dropout=cfg.get("dropout", 0.2),
+        lr=cfg.get("lr", 2e-3), weight_decay=cfg.get("weight_decay", 1e-4),
+        label_smoothing=cfg.get("label_smoothing", 0.0), class_weights=weights,
+        head_weights=cfg.get("head_weights"), schedule=cfg.get("schedule", "onecycle"))
+    data = FaceDataModule(train_sets, val_sets, prep, batch_size=cfg.get("batch_size", 128),
+                          augment=cfg.get("augment"))
+    workdir = Path(workdir)
+    callbacks = list(callbacks)
+    has_val = bool(data.val_sets)
+    ckpt = None
+    if has_val:
+        ckpt = ModelCheckpoint(dirpath=workdir / "checkpoints", filename=f"{backbone}-best", monitor="val/loss",
+                               mode="min", save_top_k=1, enable_version_counter=False)
+        callbacks.append(ckpt)
+        if cfg.get("early_stopping_patience"):
+            callbacks.append(EarlyStopping(monitor="val/loss", mode="min", patience=cfg["early_stopping_patience"],
+                                           strict=False))
+    run.log_params({"backbone": backbone, "seed": seed, "preprocessing": prep.to_dict(),
+                    "train_faces": {s.name: len(s) for s in train_sets}, "class_weights": weights,
+                    **{k: v for k, v in cfg.items() if k not in ("augment", "callbacks")}, "augment": cfg.get("augment", {})})
+    trainer = _trainer(cfg, run.lightning_logger(), callbacks, workdir)
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=data)
+    fit_seconds = time.perf_counter() - start
+    if has_val and ckpt is not None and not ckpt.best_model_path:
+        trainer.validate(module, datamodule=data, verbose=False)  # a step limit ended training before any validation
+    if ckpt is not None and ckpt.best_model_path and Path(ckpt.best_model_path).exists():
+        state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+        run.log_artifact(ckpt.best_model_path, "checkpoint")
+    else:  # no validation (or none before the step limit): keep the last weights
+        last = workdir / "checkpoints" / f"{backbone}-last.ckpt"
+        trainer.save_checkpoint(last, weights_only=True)
+        run.log_artifact(last, "checkpoint")
+    net = module.net.eval()
+    info = {"fit_seconds": fit_seconds, "epochs": trainer.current_epoch, "steps": trainer.global_step,
+            "class_weights": weights, "train_faces": int(sum(len(s) for s in train_sets))}
+    run.log_metrics({"fit_seconds": fit_seconds, "trained_steps": trainer.global_step})
+    return net, info
+
+
+@torch.inference_mode()
+def predict_heads(net: FrameCNN, images: torch.Tensor, prep: Preprocessing, ten_crop: bool = False,
+                  batch_size: int = 512) -> dict[str, np.ndarray]:
+    """Class probabilities of each head for uint8 (N, 1, S, S) faces; ten-crop averages the softmax of 10 crops."""
+    net.eval()
+    outs = {h: [] for h in HEADS}
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size]
+        if ten_crop:
+            crops = ten_crops(x, prep)                           # (10, B, 1, c, c)
+            logits = net(normalise(crops.flatten(0, 1), prep))
+            probs = {h: F.softmax(v, 1).view(10, len(x), -1).mean(0) for h, v in logits.items()}
+        else:
+            probs = {h: F.softmax(v, 1) for h, v in net(eval_input(x, prep)).items()}
+        for h in HEADS:
+            outs[h].append(probs[h])
+    return {h: (torch.cat(v).numpy() if v else np.zeros((0, len(HEADS[h])), np.float32)) for h, v in outs.items()}
+
+
+def evaluate_frame_cnn(model_name: str, net: FrameCNN, eval_sets: Sequence[tuple[str, str, str, FaceSet]],
+                       prep: Preprocessing, ten_crop_options: Sequence[bool] = (False, True)
+                       ) -> tuple[list[dict], dict]:
+    """Metrics rows and confusion-matrix figures per (data set, split, framing, crop mode) and attribute.
+
+    ``eval_sets`` holds (dataset, split, framing, faces); an attribute is reported where the set labels it.
+    """
+    rows, figures = [], {}
+    for dataset, split, framing, faces in eval_sets:
+        if len(faces) == 0:
+            continue
+        for tc in ten_crop_options:
+            probs = predict_heads(net, faces.images, prep, ten_crop=tc)
+            variant = f"{framing}/{'ten_crop' if tc else 'centre_crop'}"
+            for head, classes in HEADS.items():
+                labels = faces.labels[head]
+                if not (labels >= 0).any():
+                    continue
+                m = classification_metrics(probs[head], labels, classes)
+                rows.append(metric_row(model_name, dataset, split, head, variant, m, classes))
+                key = f"{model_name}__{dataset}__{split}__{head}__{framing}__{'tencrop' if tc else 'centre'}.png"
+                figures[key] = confusion_figure(m["confusion"], classes,
+                                                f"{model_name} {dataset}/{split} {head} ({variant}) acc={m['accuracy']:.3f}")
+    return rows, figures
+
+
+# ------------------------------------------------------------------------------------------- sequences
+def _mirror(x: torch.Tensor) -> torch.Tensor:
+    return torch.flip(x, dims=[-1])
+
+
+def _zoom(x: torch.Tensor, scale: float) -> torch.Tensor:
+    s = x.shape[-1]
+    c = max(8, int(round(s * scale)))
+    off = (s - c) // 2
+    crop = x[..., off:off + c, off:off + c].float()
+    return F.interpolate(crop, size=(s, s), mode="bilinear", align_corners=False, antialias=True).round().to(torch.uint8)
+
+
+AUGMENTATIONS = {"original": lambda x: x, "mirror": _mirror, "zoom_in": lambda x: _zoom(x, 0.88),
+                 "mirror_zoom_in": lambda x: _zoom(_mirror(x), 0.88)}
+
+
+def sequence_features(net: FrameCNN, sequences: Sequences, prep: Preprocessing,
+                      variants: Sequence[str] = ("original",)) -> dict[str, list[np.ndarray]]:
+    """Per-frame penultimate features of every sequence, for the original frames and augmented copies
+    (mirror, multi-scale zoom): variant -> list of (T, D) arrays."""
+    from hybrid_recommender.face_models.video import frame_features
+
+    if not len(sequences):
+        return {v: [] for v in variants}
+    lengths = [len(f) for f in sequences.frames]
+    all_frames = torch.cat(sequences.frames)
+    out = {}
+    for v in variants:
+        feats = frame_features(net, AUGMENTATIONS[v](all_frames), prep)
+        out[v] = np.split(feats, np.cumsum(lengths)[:-1])
+    return out
+
+
+def _masks(table) -> dict[str, np.ndarray]:
+    return {s: (table["split"] == s).to_numpy() for s in ("train", "val", "test")}
+
+
+def _cv_folds(table, n_folds: int) -> list[int]:
+    folds = sorted(int(f) for f in table["fold"].unique() if f >= 0)
+    return folds if n_folds and len(folds) >= 2 else []
+
+
+def train_svm_members(features: Mapping[str, Mapping[str, list[np.ndarray]]], sequences: Sequences, cfg: Mapping,
+                      seed: int = 0) -> dict[str, dict]:
+    """CNN branch: a LinearSVC per (frame model, normalisation) on [mean, max, std] video features, C by 5-fold
+    subject-grouped cross-validation on the training sequences; then out-of-fold predictions over the
+    subject-independent ``fold`` column."""
+    table = sequences.table
+    y = table["label"].to_numpy()
+    groups = table["subject"].to_numpy()
+    masks = _masks(table)
+    members = {}
+    for model_name, by_variant in features.items():
+        variants = [v for v in cfg.get("train_variants", ["original"]) if v in by_variant]
+        agg = {v: np.stack([aggregate(f) for f in by_variant[v]]) for v in by_variant}
+        for norm in cfg.get("normalisations", NORMALISATIONS):
+            X = {v: normalise_video(a, norm) for v, a in agg.items()}
+
+            def fit(train_mask, C=None):
+                Xt = np.concatenate([X[v][train_mask] for v in variants])
+                yt = np.concatenate([y[train_mask]] * len(variants))
+                gt = np.concatenate([groups[train_mask]] * len(variants))
+                if C is None:
+                    return fit_linear_svm(Xt, yt, gt, cfg.get("Cs", (0.01, 0.1, 1, 10, 100)), cfg.get("cv", 5), seed)
+                from sklearn.svm import LinearSVC
+                return LinearSVC(C=C, dual="auto", max_iter=20000, random_state=seed,
+                                 class_weight="balanced").fit(Xt, yt), None
+
+            svm, search = fit(masks["train"])
+            C = float(search.best_params_["C"])
+            probs = svm_probabilities(full_decision(svm, X["original"], len(EMOTIONS)))
+            oof = np.full_like(probs, np.nan)
+            for f in _cv_folds(table, cfg.get("cv_folds", 10)):
+                test = (table["fold"] == f).to_numpy()
+                fold_svm, _ = fit(~test, C)
+                oof[test] = svm_probabilities(full_decision(fold_svm, X["original"][test], len(EMOTIONS)))
+            name = f"svm_{model_name}_{norm}"
+            members[name] = {
+                "kind": "svm", "frame_model": model_name, "normalisation": norm, "C": C,
+                "cv_scores": {str(c): float(s) for c, s in zip(search.cv_results_["param_C"],
+                                                             search.cv_results_["mean_test_score"])},
+                "coef": np.asarray(svm.coef_, np.float32) if svm.coef_.shape[0] > 1 else
+                        np.concatenate([-svm.coef_, svm.coef_]).astype(np.float32),
+                "intercept": np.asarray(svm.intercept_, np.float32) if svm.intercept_.shape[0] > 1 else
+                             np.concatenate([-svm.intercept_, svm.intercept_]).astype(np.float32),
+                "classes": np.asarray(svm.classes_, np.int64),
+                "probs": probs, "oof": oof,
+            }
+    return members
+
+
+def _clips(features: Sequence[np.ndarray], length: int, stride: int, pad: str) -> tuple[np.ndarray, np.ndarray]:
+    """All clips (n_clips, length, D) and the sequence each comes from."""
+    clips, owner = [], []
+    for i, f in enumerate(features):
+        for w in clip_windows(len(f), length, stride, pad):
+            clips.append(f[w])
+            owner.append(i)
+    d = features[0].shape[1] if len(features) else 0
+    return (np.stack(clips).astype(np.float32) if clips else np.zeros((0, length, d), np.float32)), np.asarray(owner)
+
+
+@torch.inference_mode()
+def lstm_sequence_probs(net: SequenceLSTM, features: Sequence[np.ndarray], length: int, stride: int,
+                        pad: str) -> np.ndarray:
+    """Sequence probabilities: the mean of the softmax over the sequence's clips."""
+    net.eval()
+    clips, owner = _clips(features, length, stride, pad)
+    out = np.zeros((len(features), len(EMOTIONS)), np.float64)
+    if not len(clips):
+        return out
+    p = F.softmax(net(torch.from_numpy(clips)), 1).double().numpy()
+    np.add.at(out, owner, p)
+    return out / np.maximum(np.bincount(owner, minlength=len(features)), 1)[:, None]
+
+
+def fit_lstm(features: Mapping[str, list[np.ndarray]], y: np.ndarray, train_mask: np.ndarray,
+             val_mask: np.ndarray | None, hidden: int, cfg: Mapping, run: ChildRun | None, workdir: Path,
+             seed: int = 0) -> SequenceLSTM:
+    """Train one LSTM on the training sequences' clips (all augmented variants), validate on val clips."""
+    pl.seed_everything(seed, workers=True)
+    length, stride, pad = cfg.get("clip_length", 16), cfg.get("clip_stride", 8), cfg.get("pad", "loop")
+    idx = np.flatnonzero(train_mask)
+    xs, ys = [], []
+    for v in [v for v in cfg.get("train_variants", ["original"]) if v in features]:
+        c, owner = _clips([features[v][i] for i in idx], length, stride, pad)
+        xs.append(c)
+        ys.append(y[idx][owner])
+    X, Y = np.concatenate(xs), np.concatenate(ys)
+    counts = np.bincount(Y, minlength=len(EMOTIONS)).astype(float)
+    w = np.where(counts > 0, np.maximum(counts, 1) ** -cfg.get("class_weight_power", 0.5), 0)
+    w = (w / ((w * counts).sum() / counts.sum())).tolist()
+    module = LSTMModule(X.shape[-1], hidden, len(EMOTIONS), cfg.get("dropout", 0.3), cfg.get("lr", 1e-3),
+                        cfg.get("weight_decay", 1e-4), w)
+    train_dl = DataLoader(TensorDataset(torch.from_numpy(X), torch.from_numpy(Y)), batch_size=cfg.get("batch_size", 32),
+                          shuffle=True)
+    val_dl = None
+    if val_mask is not None and val_mask.any():
+        vidx = np.flatnonzero(val_mask)
+        vc, vo = _clips([features["original"][i] for i in vidx], length, stride, pad)
+        val_dl = DataLoader(TensorDataset(torch.from_numpy(vc), torch.from_numpy(y[vidx][vo])), batch_size=256)
+    if run is not None:
+        run.log_params({"hidden": hidden, "seed": seed, "train_clips": len(X), **dict(cfg)})
+    trainer = _trainer({**cfg, "limit_train_batches": None, "limit_val_batches": None},
+                       run.lightning_logger() if run is not None else False, [], workdir)
+    trainer.fit(module, train_dl, val_dl)
+    return module.net.eval()
+
+
+def train_lstm_members(features: Mapping[str, Mapping[str, list[np.ndarray]]], sequences: Sequences, cfg: Mapping,
+                       run_factory, workdir: Path, seed: int = 0) -> dict[str, dict]:
+    """LSTM branch: one LSTM per (frame model, hidden size); split-trained member plus out-of-fold CV predictions."""
+    table = sequences.table
+    y = table["label"].to_numpy()
+    masks = _masks(table)
+    length, stride, pad = cfg.get("clip_length", 16), cfg.get("clip_stride", 8), cfg.get("pad", "loop")
+    members = {}
+    for model_name, by_variant in features.items():
+        for hidden in cfg.get("hidden_sizes", [128]):
+            name = f"lstm{hidden}_{model_name}"
+            with run_factory(name) as run:
+                net = fit_lstm(by_variant, y, masks["train"], masks["val"], hidden, cfg, run, workdir / name, seed)
+                probs = lstm_sequence_probs(net, by_variant["original"], length, stride, pad)
+                oof = np.full_like(probs, np.nan)
+                cv_cfg = {**cfg, "max_epochs": cfg.get("cv_max_epochs", cfg.get("max_epochs", 1)), "progress_bar": False}
+                for f in _cv_folds(table, cfg.get("cv_folds", 10)):
+                    test = (table["fold"] == f).to_numpy()
+                    fold_net = fit_lstm(by_variant, y, ~test, None, hidden, cv_cfg, None, workdir / f"{name}_cv", seed)
+                    test_feats = [by_variant["original"][i] for i in np.flatnonzero(test)]
+                    oof[test] = lstm_sequence_probs(fold_net, test_feats, length, stride, pad)
+                members[name] = {"kind": "lstm", "frame_model": model_name, "hidden": int(hidden), "net": net,
+                                 "in_fusion": int(hidden) == int(cfg.get("fusion_hidden", 128)),
+                                 "probs": probs, "oof": oof, "run": run}
+    return members
+
+
+def _accuracy(probs: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
+    ok = mask & ~np.isnan(probs).any(1)
+    return float((probs[ok].argmax(1) == y[ok]).mean()) if ok.any() else float("nan")
+
+
+def fuse_video_branches(svm_members: Mapping[str, dict], lstm_members: Mapping[str, dict], sequences: Sequences
+                        ) -> tuple[dict, dict[str, dict]]:
+    """Two-level fusion weighted by validation accuracy: SVMs -> CNN branch, LSTMs -> LSTM branch, branches -> fused.
+
+    Returns the fusion spec (weights and their validation accuracies) and every member's/branch's probabilities
+    (``probs`` on the split protocol, ``oof`` on the subject-independent folds).
+    """
+    table = sequences.table
+    y = table["label"].to_numpy()
+    val = _masks(table)["val"]
+    has_val = bool(val.any())
+
+    def level(members):
+        acc = {k: (_accuracy(m["probs"], y, val) if has_val else 1.0) for k, m in members.items()}
+        acc = {k: (0.0 if np.isnan(a) else a) for k, a in acc.items()}
+        w = fusion_weights(acc) if members else {}
+        return acc, w, {"probs": fuse({k: m["probs"] for k, m in members.items()}, w) if members else None,
+                        "oof": fuse({k: m["oof"] for k, m in members.items()}, w) if members else None}
+
+    svm_acc, svm_w, cnn = level(svm_members)
+    lstm_in = {k: m for k, m in lstm_members.items() if m.get("in_fusion", True)}
+    lstm_acc, lstm_w, lstm = level(lstm_in)
+    branches = {k: v for k, v in (("cnn_branch", cnn), ("lstm_branch", lstm)) if v["probs"] is not None}
+    branch_acc, branch_w, fused = level(branches)
+    spec = {"svm_weights": svm_w, "svm_val_accuracy": svm_acc, "lstm_weights": lstm_w, "lstm_val_accuracy": lstm_acc,
+            "branch_weights": branch_w, "branch_val_accuracy": branch_acc}
+    outputs = {**{k: {"probs": m["probs"], "oof": m["oof"]} for k, m in {**svm_members, **lstm_members}.items()},
+               **branches, "fused": fused}
+    return spec, outputs
+
+
+def evaluate_video(outputs: Mapping[str, dict], sequences: Sequences) -> tuple[list[dict], dict]:
+    """Metrics and confusion matrices of each member, branch and the fused model: per split, and out-of-fold."""
+    table = sequences.table
+    y = table["label"].to_numpy()
+    rows, figures = [], {}
+    for name, out in outputs.items():
+        for protocol in ("probs", "oof"):
+            p = out[protocol]
+            if p is None:
+                continue
+            groups = ([("val", _masks(table)["val"]), ("test", _masks(table)["test"])] if protocol == "probs"
+                      else [("subject_kfold", ~np.isnan(p).any(1))])
+            for dataset in sorted(table["dataset"].unique()):
+                in_ds = (table["dataset"] == dataset).to_numpy()
+                for split, mask in groups:
+                    mask = mask & in_ds
+                    if not mask.any():
+                        continue
+                    m = classification_metrics(p[mask], y[mask], EMOTIONS)
+                    rows.append(metric_row(name, dataset, split, "emotion", "sequence", m, EMOTIONS))
+                    figures[f"video__{name}__{dataset}__{split}.png"] = confusion_figure(
+                        m["confusion"], EMOTIONS, f"{name} {dataset}/{split} acc={m['accuracy']:.3f}")
+    return rows, figures

@@ -1,0 +1,67 @@
+"""The fused predictor round-trips through save and load, and predicts faces, batches and sequences."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+
+from hybrid_recommender.face_models.io import FacePredictorDataset
+from hybrid_recommender.face_models.model import FrameCNN, SequenceLSTM
+from hybrid_recommender.face_models.predictor import FaceAttributePredictor
+from hybrid_recommender.face_models.preprocessing import Preprocessing
+
+
+def _predictor() -> FaceAttributePredictor:
+    torch.manual_seed(0)
+    net = FrameCNN("regnetx_002", 1, pretrained=False)
+    d = net.num_features
+    rng = np.random.default_rng(0)
+    svms = {f"svm_regnetx_002_{n}": {"frame_model": "regnetx_002", "normalisation": n, "C": 1.0,
+                                     "coef": rng.normal(size=(6, 3 * d)), "intercept": rng.normal(size=6),
+                                     "classes": np.array([0, 1, 2, 3, 5, 6])}  # one class absent from training
+            for n in ("l2", "minmax")}
+    lstms = {"lstm128_regnetx_002": {"frame_model": "regnetx_002", "hidden": 128, "in_fusion": True,
+                                     "net": SequenceLSTM(d, 128)}}
+    fusion = {"svm_weights": {"svm_regnetx_002_l2": 0.6, "svm_regnetx_002_minmax": 0.4},
+              "lstm_weights": {"lstm128_regnetx_002": 1.0}, "branch_weights": {"cnn_branch": 0.55, "lstm_branch": 0.45}}
+    return FaceAttributePredictor(Preprocessing(), {"regnetx_002": net}, {"regnetx_002": 1.0}, svms, lstms, fusion,
+                                  framing={"image_size": 64, "margin": 8})
+
+
+def test_predictor_round_trips_through_the_catalog_dataset(tmp_path):
+    predictor = _predictor()
+    faces = np.random.default_rng(1).integers(0, 256, (5, 64, 64, 3), dtype=np.uint8)
+    before = predictor.predict(faces)
+    seq_before = predictor.predict_sequence(faces)
+
+    dataset = FacePredictorDataset(str(tmp_path / "predictor"), artifact_path=None)
+    dataset.save(predictor)
+    assert dataset.exists()
+    config = json.loads((tmp_path / "predictor" / "config.json").read_text())
+    assert config["preprocessing"]["crop_size"] == 44 and config["framing"]["margin"] == 8
+    loaded = dataset.load()
+
+    after = loaded.predict(faces)
+    for head, shape in (("emotion", (5, 7)), ("gender", (5, 2)), ("age_group", (5, 6))):
+        assert after[head].shape == shape
+        np.testing.assert_allclose(after[head].sum(1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(after[head], before[head], atol=1e-6)
+    seq_after = loaded.predict_sequence(faces)
+    np.testing.assert_allclose(seq_after["emotion"], seq_before["emotion"], atol=1e-6)
+    assert set(seq_after["branches"]) == {"cnn_branch", "lstm_branch", "frame_cnn"}
+    assert seq_after["emotion"].shape == (7,) and abs(seq_after["emotion"].sum() - 1) < 1e-6
+
+
+def test_predictor_accepts_one_image_gray_or_rgb_and_ten_crop(tmp_path):
+    predictor = _predictor()
+    gray = np.random.default_rng(2).integers(0, 256, (48, 48), dtype=np.uint8)
+    one = predictor.predict(gray)
+    assert one["emotion"].shape == (1, 7)
+    rgb = np.repeat(gray[..., None], 3, axis=-1)
+    np.testing.assert_allclose(predictor.predict(rgb)["emotion"], one["emotion"], atol=1e-5)
+    assert predictor.predict(gray, ten_crop=True)["age_group"].shape == (1, 6)
+    still = predictor.predict_sequence(gray)            # a still image is a one-frame sequence
+    assert still["gender"].shape == (2,)
+    assert predictor.top(one)[0]["gender"] in ("male", "female")

@@ -1,0 +1,142 @@
+"""Unit tests: heads, masked loss, aggregation, normalisations, clips, fusion, SVM C selection, class weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hybrid_recommender.face_models import HEADS
+from hybrid_recommender.face_models.data import class_weights, clip_windows, label_codes
+from hybrid_recommender.face_models.model import FrameCNN, SequenceLSTM, multi_head_loss
+from hybrid_recommender.face_models.preprocessing import Preprocessing, to_gray_uint8, ten_crops
+from hybrid_recommender.face_models.video import (
+    aggregate,
+    fit_linear_svm,
+    fuse,
+    fusion_weights,
+    minmax01,
+    normalise,
+    rootsift_l2,
+)
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    return FrameCNN("regnetx_002", in_chans=1, pretrained=False)
+
+
+def test_one_forward_pass_gives_all_three_heads(net):
+    out = net(torch.randn(5, 1, 44, 44))
+    assert set(out) == {"emotion", "gender", "age_group"}
+    assert out["emotion"].shape == (5, 7) and out["gender"].shape == (5, 2) and out["age_group"].shape == (5, 6)
+    assert net.features(torch.randn(2, 1, 44, 44)).shape == (2, net.num_features)
+
+
+def test_sequence_lstm_shapes():
+    lstm = SequenceLSTM(feature_dim=12, hidden=128)
+    assert lstm(torch.randn(4, 16, 12)).shape == (4, 7)
+    assert SequenceLSTM(12, hidden=256).lstm.hidden_size == 256
+
+
+def test_masked_loss_leaves_heads_without_labels_untouched(net):
+    net.zero_grad(set_to_none=True)
+    x = torch.randn(6, 1, 44, 44)
+    targets = {"emotion": torch.tensor([0, 3, 6, 1, 2, 4]), "gender": torch.full((6,), -1),
+               "age_group": torch.full((6,), -1)}
+    total, parts = multi_head_loss(net(x), targets)
+    total.backward()
+    assert set(parts) == {"emotion"}
+    assert net.heads["emotion"].weight.grad.abs().sum() > 0
+    for head in ("gender", "age_group"):
+        grad = net.heads[head].weight.grad
+        assert grad is None or torch.count_nonzero(grad) == 0
+
+
+def test_masked_loss_only_counts_known_labels():
+    logits = {"emotion": torch.tensor([[5.0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 9.0]])}
+    only_first, _ = multi_head_loss(logits, {"emotion": torch.tensor([0, -1])})
+    expected = torch.nn.functional.cross_entropy(logits["emotion"][:1], torch.tensor([0]))
+    assert torch.isclose(only_first, expected)
+
+
+def test_label_codes_mark_missing_and_out_of_vocabulary_labels():
+    values = pd.Series(pd.Categorical(["happy", None, "contempt", "sad"],
+                                      categories=["happy", "sad", "contempt"]))
+    assert label_codes(values, HEADS["emotion"]).tolist() == [3, -1, -1, 5]
+    assert label_codes(pd.Series(["female", "unknown", None]), HEADS["gender"]).tolist() == [1, -1, -1]
+
+
+def test_square_root_class_weights():
+    labels = [np.array([0] * 100 + [1] * 25 + [-1] * 7)]
+    w = class_weights(labels, 2, power=0.5).numpy()
+    assert w[1] / w[0] == pytest.approx(2.0)                 # sqrt(100 / 25)
+    assert (w[0] * 100 + w[1] * 25) / 125 == pytest.approx(1.0)
+    assert class_weights(labels, 2, power=0).tolist() == [1.0, 1.0]
+
+
+def test_aggregation_mean_max_std_by_hand():
+    frames = np.array([[1.0, 2.0], [3.0, 6.0]])
+    assert aggregate(frames).tolist() == [2.0, 4.0, 3.0, 6.0, 1.0, 2.0]
+    assert aggregate(np.array([[1.0, -2.0]])).tolist() == [1.0, -2.0, 1.0, -2.0, 0.0, 0.0]  # a still
+
+
+def test_rootsift_l2_and_minmax_by_hand():
+    v = np.array([4.0, -9.0, 0.0])
+    np.testing.assert_allclose(rootsift_l2(v), [2 / np.sqrt(13), -3 / np.sqrt(13), 0.0])
+    np.testing.assert_allclose(np.linalg.norm(rootsift_l2(np.random.default_rng(0).normal(size=(3, 8))), axis=1), 1.0)
+    np.testing.assert_allclose(minmax01(np.array([2.0, 4.0, 6.0])), [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(minmax01(np.array([[1.0, 3.0], [5.0, 5.0]])), [[0.0, 1.0], [0.0, 0.0]])
+    assert normalise(v, "l2").shape == (3,)
+    with pytest.raises(ValueError):
+        normalise(v, "l1")
+
+
+def test_clip_windows_overlap_by_eight():
+    windows = clip_windows(40, 16, 8)
+    assert [(int(w[0]), int(w[-1])) for w in windows] == [(0, 15), (8, 23), (16, 31), (24, 39)]
+    assert all(len(w) == 16 and np.all(np.diff(w) == 1) for w in windows)
+    assert len(clip_windows(16)) == 1
+    # leftover frames at the end: a last window ends on the last frame
+    assert [int(w[0]) for w in clip_windows(41)] == [0, 8, 16, 24, 25]
+
+
+def test_short_sequences_loop_or_hold_the_last_frame():
+    assert clip_windows(3, 16, 8, "loop")[0].tolist() == [0, 1, 2] * 5 + [0]
+    assert clip_windows(3, 16, 8, "repeat_last")[0].tolist() == [0, 1, 2] + [2] * 13
+    assert clip_windows(1)[0].tolist() == [0] * 16
+    assert clip_windows(0) == []
+
+
+def test_fusion_weights_are_proportional_to_validation_accuracy():
+    w = fusion_weights({"cnn_branch": 0.6, "lstm_branch": 0.3})
+    assert w == pytest.approx({"cnn_branch": 2 / 3, "lstm_branch": 1 / 3})
+    fused = fuse({"cnn_branch": np.array([[1.0, 0.0]]), "lstm_branch": np.array([[0.0, 1.0]])}, w)
+    np.testing.assert_allclose(fused, [[2 / 3, 1 / 3]])
+    assert fusion_weights({"a": 0.0, "b": 0.0}) == {"a": 0.5, "b": 0.5}
+
+
+def test_svm_cross_validation_picks_c():
+    rng = np.random.default_rng(0)
+    # classes split at x = 11: a small C shrinks the intercept towards 0 and puts every sample in one class
+    X = np.concatenate([rng.uniform(10, 11, (60, 1)), rng.uniform(11, 12, (60, 1))])
+    y = np.array([0] * 60 + [1] * 60)
+    groups = np.arange(120) % 12
+    Cs = [1e-6, 1e-2, 1.0, 100.0]
+    svm, search = fit_linear_svm(X, y, groups, Cs, folds=5)
+    scores = search.cv_results_["mean_test_score"]
+    assert search.n_splits_ == 5
+    assert search.best_params_["C"] == Cs[int(np.argmax(scores))]
+    assert scores[0] < 0.6 and search.best_params_["C"] >= 1.0  # heavy regularisation under-fits, is not chosen
+    assert (svm.predict(X) == y).mean() > 0.85
+
+
+def test_preprocessing_gray_resize_and_ten_crop():
+    rgb = np.zeros((2, 64, 64, 3), np.uint8)
+    rgb[..., 0] = 255
+    gray = to_gray_uint8(rgb, 48)
+    assert gray.shape == (2, 1, 48, 48) and int(gray[0, 0, 10, 10]) == round(0.299 * 255)
+    assert to_gray_uint8(np.zeros((48, 48), np.uint8), 48).shape == (1, 1, 48, 48)
+    assert ten_crops(gray, Preprocessing()).shape == (10, 2, 1, 44, 44)

@@ -8,12 +8,10 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from tqdm.auto import tqdm
-
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.common import FaceTable, SkipLog
 from hybrid_recommender.ingest.faces import face_index
-from hybrid_recommender.ingest.images import IMAGE_SUFFIXES, decode_image, stable_split, stack_faces
+from hybrid_recommender.ingest.images import IMAGE_SUFFIXES, decoded_images, stable_split, stack_faces
 from hybrid_recommender.io.sources import DataSource
 from hybrid_recommender.labels import canonical_emotion
 
@@ -48,12 +46,8 @@ def read_ckplus(source: DataSource, folds: int, split_fractions: dict, edges, la
     subjects = sorted({v[1] for v in wanted.values()})
     fold_of = {s: i % folds for i, s in enumerate(subjects)}
     records, images = [], []
-    for name, data in tqdm(source.iter_files(wanted), total=len(wanted), desc="CK+48 images", unit="img"):
-        image, reason = decode_image(data, channels=1, size=SIZE)
-        if image is None:
-            skips.add(name, reason)
-            continue
-        emotion, subject, sequence, frame = wanted[name]
+    for name, (emotion, subject, sequence, frame), image in decoded_images(source, wanted, 1, SIZE, skips,
+                                                                           "CK+48 images"):
         records.append({"face_id": f"ckplus/{PurePosixPath(name).name}", "source_file": name,
                         "split": stable_split(subject, split_fractions), "emotion": emotion, "subject": subject,
                         "sequence_id": f"{subject}_{sequence:03d}", "frame_index": frame,

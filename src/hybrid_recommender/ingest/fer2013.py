@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.common import FaceTable, SkipLog
 from hybrid_recommender.ingest.faces import face_index
-from hybrid_recommender.ingest.images import IMAGE_SUFFIXES, decode_image, is_blank, stack_faces
+from hybrid_recommender.ingest.images import IMAGE_SUFFIXES, decoded_images, is_blank, stack_faces
 from hybrid_recommender.io.sources import DataSource
 from hybrid_recommender.labels import FER2013_CSV_LABELS, canonical_emotion
 
@@ -61,12 +61,7 @@ def _read_folders(source: DataSource, names: list[str], edges, labels) -> FaceTa
     if not wanted:
         raise InputDataError(f"{source.path}: no face images found; expected {LAYOUT}.")
     records, images = [], []
-    for name, data in tqdm(source.iter_files(wanted), total=len(wanted), desc="FER2013 images", unit="img"):
-        image, reason = decode_image(data, channels=1, size=SIZE)
-        if image is None:
-            skips.add(name, reason)
-            continue
-        emotion, split = wanted[name]
+    for name, (emotion, split), image in decoded_images(source, wanted, 1, SIZE, skips, "FER2013 images"):
         records.append({"face_id": f"fer2013/{name}", "source_file": name, "split": split, "emotion": emotion,
                         "is_blank": is_blank(image)})
         images.append(image)

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
+from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    from hybrid_recommender.ingest.common import SkipLog
+    from hybrid_recommender.io.sources import DataSource
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -28,6 +35,18 @@ def decode_image(data: bytes, channels: int, size: int | None = None) -> tuple[n
     if size is not None and image.shape[:2] != (size, size):
         image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     return image.reshape(image.shape[0], image.shape[1], channels), None
+
+
+def decoded_images(source: "DataSource", wanted: Mapping[str, Any], channels: int, size: int | None,
+                   skips: "SkipLog", desc: str) -> Iterator[tuple[str, Any, np.ndarray]]:
+    """(member name, its entry in ``wanted``, image) for every wanted member that decodes; the others are
+    recorded in ``skips`` with the reason. Shows progress."""
+    for name, data in tqdm(source.iter_files(wanted), total=len(wanted), desc=desc, unit="img"):
+        image, reason = decode_image(data, channels=channels, size=size)
+        if image is None:
+            skips.add(name, reason)
+            continue
+        yield name, wanted[name], image
 
 
 def stack_faces(images: list[np.ndarray], size: int, channels: int) -> np.ndarray:

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from tqdm.auto import tqdm
-
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.common import FaceTable, SkipLog
 from hybrid_recommender.ingest.faces import face_index
-from hybrid_recommender.ingest.images import decode_image, stack_faces
+from hybrid_recommender.ingest.images import decoded_images, stack_faces
 from hybrid_recommender.io.sources import DataSource, strip_prefix
 from hybrid_recommender.labels import RAFDB_AGE_GROUPS, RAFDB_GENDERS, RAFDB_LABELS
 
@@ -72,12 +70,7 @@ def read_rafdb(source: DataSource, image_size: int, edges, labels) -> FaceTable:
         else:
             manual[attributes[name]] = parsed
     records, images = [], []
-    for name, data in tqdm(source.iter_files(wanted), total=len(wanted), desc="RAF-DB images", unit="img"):
-        image, reason = decode_image(data, channels=3, size=image_size)
-        if image is None:
-            skips.add(name, reason)
-            continue
-        stem, emotion, split = wanted[name]
+    for name, (stem, emotion, split), image in decoded_images(source, wanted, 3, image_size, skips, "RAF-DB images"):
         records.append({"face_id": f"rafdb/{stem}", "source_file": name, "split": split, "emotion": emotion,
                         **manual.get(stem, {})})
         images.append(image)

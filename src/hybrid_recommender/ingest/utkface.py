@@ -9,12 +9,10 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from tqdm.auto import tqdm
-
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.common import FaceTable, SkipLog
 from hybrid_recommender.ingest.faces import face_index
-from hybrid_recommender.ingest.images import IMAGE_SUFFIXES, decode_image, stable_split, stack_faces
+from hybrid_recommender.ingest.images import IMAGE_SUFFIXES, decoded_images, stable_split, stack_faces
 from hybrid_recommender.io.sources import DataSource
 
 NAME_PATTERN = re.compile(r"^(?P<age>\d{1,3})_(?P<gender>\d)_(?P<race>\d)_(?P<stamp>\d+)\.jpg(\.chip\.jpg)?$")
@@ -53,12 +51,7 @@ def read_utkface(source: DataSource, image_size: int, split_fractions: dict, edg
         raise InputDataError(f"{source.path}: no UTKFace images found; expected crop_part1/ or UTKFace/ with files "
                              "named [age]_[gender]_[race]_[datetime].jpg.chip.jpg")
     records, images = [], []
-    for name, data in tqdm(source.iter_files(wanted), total=len(wanted), desc="UTKFace images", unit="img"):
-        image, reason = decode_image(data, channels=3, size=image_size)
-        if image is None:
-            skips.add(name, reason)
-            continue
-        labels_ = wanted[name]
+    for name, labels_, image in decoded_images(source, wanted, 3, image_size, skips, "UTKFace images"):
         file_name = PurePosixPath(name).name
         records.append({"face_id": f"utkface/{file_name}", "source_file": name,
                         "split": stable_split(file_name, split_fractions), "gender": labels_["gender"],

@@ -11,7 +11,9 @@ import pandas as pd
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 # CK+ also labels contempt: kept as its own label, excluded from 7-class training by configuration.
 EMOTION_VOCABULARY: tuple[str, ...] = (*EMOTIONS, "contempt")
-GENDERS: tuple[str, ...] = ("male", "female", "unknown")
+# The two genders the models and recommenders use; "unknown" is kept only in the ingested tables.
+BINARY_GENDERS: tuple[str, ...] = ("male", "female")
+GENDERS: tuple[str, ...] = (*BINARY_GENDERS, "unknown")
 
 # The paper's four age groups plus the two it leaves out, so no face or user falls through.
 DEFAULT_AGE_BIN_EDGES: tuple[int, ...] = (0, 8, 15, 25, 38, 48, 200)

@@ -5,6 +5,7 @@ import warnings
 from kedro.config import OmegaConfigLoader
 
 from hybrid_recommender.config_resolvers import CUSTOM_RESOLVERS
+from hybrid_recommender.threads import TorchThreadsHook
 
 # Third-party deprecation chatter that buries the project's own warnings (e.g. a missing optional data set).
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
@@ -22,3 +23,5 @@ CONFIG_LOADER_ARGS = {
         "globals": ["globals*", "globals*/**", "**/globals*"],
     },
 }
+
+HOOKS = (TorchThreadsHook(),)

@@ -3,25 +3,22 @@ including empty RAF-DB/AFEW tables."""
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pytest
-import yaml
 
-from hybrid_recommender.paths import PROJECT_ROOT
 from hybrid_recommender.pipelines.face_models import create_pipeline
 from hybrid_recommender.pipelines.face_models import nodes
-from tests.face_models.conftest import SMALL, empty_table
+from tests.face_models.conftest import empty_table, face_model_params
+
+AGE_GROUPS = {"edges": [0, 8, 15, 25, 38, 48, 200], "labels": ["0-7", "8-14", "15-24", "25-37", "38-47", "48+"]}
 
 
 def _params():
-    base = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_face_models.yml").read_text())["face_models"]
-    params = copy.deepcopy(base)
-    params.update({"smoke": True, "tracking": False})
-    params["preprocessing"].update(SMALL)
-    params["smoke_overrides"]["frame_cnn"].update({"max_steps": 3, "train_limit": 120})
-    params["smoke_overrides"]["video"].update({"max_sequences_per_split": 12})
+    params = face_model_params("smoke")
+    params["tracking"] = False
+    params["frame_cnn"].update({"max_steps": 3, "train_limit": 120, "backbones": ["face_vgg_xs"]})
+    params["video"]["lstm"]["frame_models"] = ["face_vgg_xs"]
+    params["video"]["max_sequences_per_split"] = 12
     return params
 
 
@@ -34,12 +31,16 @@ def test_pipeline_nodes_are_named_and_wired():
     assert {"fer2013_pixels", "utkface_faces", "ckplus_faces", "afew_pixels", "rafdb_faces"} <= pipe.inputs()
 
 
-def test_paper_and_fast_parameters_name_the_paper_backbones():
-    paper = yaml.safe_load((PROJECT_ROOT / "conf/paper/parameters_face_models.yml").read_text())["face_models"]
+def test_environments_share_one_code_path_and_differ_in_single_keys():
+    paper, cpu, fast, base = (face_model_params(env) for env in ("paper", "cpu", "fast", "local"))
     assert paper["frame_cnn"]["backbones"] == ["inception_v3", "densenet121", "densenet161", "densenet201"]
     assert paper["video"]["lstm"]["frame_models"] == ["vgg16"] and paper["preprocessing"]["crop_size"] == 224
-    base = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_face_models.yml").read_text())["face_models"]
-    assert base["frame_cnn"]["class_weight_power"] == 0.5 and base["video"]["lstm"]["hidden_sizes"] == [128, 256]
+    assert paper["frame_cnn"]["class_weight_power"] == 0.5 and base["frame_cnn"]["class_weight_power"] == 0.0
+    assert {e["hardware"]["accelerator"] for e in (paper, cpu, fast)} == {"auto"}
+    assert cpu["frame_cnn"]["backbones"] == fast["frame_cnn"]["backbones"] == ["face_vgg_s"]
+    assert cpu["frame_cnn"]["max_epochs"] > fast["frame_cnn"]["max_epochs"]
+    assert fast["video"] == {**base["video"], "lstm": {**base["video"]["lstm"], "max_epochs": 20, "cv_max_epochs": 10}}
+    assert {e["environment"] for e in (paper, cpu, fast, base)} == {"paper", "cpu", "fast", "base"}
 
 
 @pytest.mark.real_data
@@ -47,13 +48,11 @@ def test_paper_and_fast_parameters_name_the_paper_backbones():
 def test_nodes_run_end_to_end_on_small_real_data(tmp_path, fer_small, utk_small, ckplus_table):
     params = _params()
     params["workdir"] = str(tmp_path / "work")
-    params["framing"]["cache_dir"] = str(tmp_path / "mtcnn_cache")
     raf, afew = empty_table(), empty_table()
-    utk_mtcnn, report = nodes.reframe_with_mtcnn(*utk_small, {**params, "smoke": False,
-                                                              "framing": {**params["framing"], "reframe": True}})
+    utk_mtcnn, report = nodes.reframe_with_mtcnn(*utk_small, {**params, "framing": {**params["framing"], "reframe": True}})
     assert utk_mtcnn.shape == utk_small[1].shape and report["found_fraction"].iloc[0] > 0.9
     frame_cnns, metrics, figures = nodes.train_frame_cnns(*fer_small, *utk_small, utk_mtcnn, *ckplus_table, *raf,
-                                                          params, True)
+                                                          params, AGE_GROUPS, True)
     assert set(metrics["dataset"]) == {"fer2013", "utkface", "ckplus"}
     assert {"source/centre_crop", "mtcnn/centre_crop"} <= set(metrics["variant"])
     assert any(k.endswith(".png") for k in figures)
@@ -62,13 +61,16 @@ def test_nodes_run_end_to_end_on_small_real_data(tmp_path, fer_small, utk_small,
     features = nodes.extract_sequence_features(frame_cnns, sequences, params)
     cnn = nodes.train_cnn_branch(features, sequences, params)
     lstm = nodes.train_lstm_branch(features, sequences, params)
-    assert set(cnn) == {"svm_regnetx_002_l2", "svm_regnetx_002_minmax"}
-    assert set(lstm) == {"lstm128_regnetx_002", "lstm256_regnetx_002"}
+    assert set(cnn) == {"svm_face_vgg_xs_l2", "svm_face_vgg_xs_minmax"}
+    assert set(lstm) == {"lstm128_face_vgg_xs", "lstm256_face_vgg_xs"}
     fusion, video_metrics, _ = nodes.fuse_branches(cnn, lstm, sequences, params)
     assert sum(fusion["branch_weights"].values()) == pytest.approx(1.0)
     assert {"cnn_branch", "lstm_branch", "fused"} <= set(video_metrics["model"])
     predictor = nodes.assemble_predictor(frame_cnns, cnn, lstm, fusion, params)
     out = predictor.predict_sequence(ckplus_table[1][:3])
     assert out["emotion"].shape == (7,) and np.isclose(out["emotion"].sum(), 1.0)
-    summary = nodes.log_summary(metrics, video_metrics)
-    assert len(summary) > 5
+    assert predictor.model_card["environment"] == "smoke" and predictor.model_card["validation_accuracy"]
+    summary = nodes.summarise_face_models(metrics, video_metrics)
+    assert set(summary["dataset"]) == {"fer2013", "utkface", "ckplus"}        # no AFEW row without AFEW data
+    assert (summary.loc[summary["dataset"] == "ckplus", "paper"] == "-").all()  # CK+ is never shown as AFEW
+    assert "fer2013/public_test/emotion_accuracy_centre" in nodes.face_models_metrics(summary)

@@ -7,15 +7,19 @@ import json
 import numpy as np
 import torch
 
+from hybrid_recommender.face_models import make_heads
 from hybrid_recommender.face_models.io import FacePredictorDataset
 from hybrid_recommender.face_models.model import FrameCNN, SequenceLSTM
 from hybrid_recommender.face_models.predictor import FaceAttributePredictor
 from hybrid_recommender.face_models.preprocessing import Preprocessing
 
 
+AGE_GROUPS = ("8-14", "15-24", "25-37", "38-47", "other")   # the configured groups, not the defaults
+
+
 def _predictor() -> FaceAttributePredictor:
     torch.manual_seed(0)
-    net = FrameCNN("regnetx_002", 1, pretrained=False)
+    net = FrameCNN("regnetx_002", make_heads(AGE_GROUPS), 1, pretrained=False)
     d = net.num_features
     rng = np.random.default_rng(0)
     svms = {f"svm_regnetx_002_{n}": {"frame_model": "regnetx_002", "normalisation": n, "C": 1.0,
@@ -26,8 +30,9 @@ def _predictor() -> FaceAttributePredictor:
                                      "net": SequenceLSTM(d, 128)}}
     fusion = {"svm_weights": {"svm_regnetx_002_l2": 0.6, "svm_regnetx_002_minmax": 0.4},
               "lstm_weights": {"lstm128_regnetx_002": 1.0}, "branch_weights": {"cnn_branch": 0.55, "lstm_branch": 0.45}}
-    return FaceAttributePredictor(Preprocessing(), {"regnetx_002": net}, {"regnetx_002": 1.0}, svms, lstms, fusion,
-                                  framing={"image_size": 64, "margin": 8})
+    card = {"environment": "test", "validation_accuracy": {"regnetx_002 emotion (centre crop)": 0.25}}
+    return FaceAttributePredictor(Preprocessing(), make_heads(AGE_GROUPS), {"regnetx_002": net}, {"regnetx_002": 1.0},
+                                  svms, lstms, fusion, framing={"image_size": 64, "margin": 8}, model_card=card)
 
 
 def test_predictor_round_trips_through_the_catalog_dataset(tmp_path):
@@ -40,11 +45,12 @@ def test_predictor_round_trips_through_the_catalog_dataset(tmp_path):
     dataset.save(predictor)
     assert dataset.exists()
     config = json.loads((tmp_path / "predictor" / "config.json").read_text())
-    assert config["preprocessing"]["crop_size"] == 44 and config["framing"]["margin"] == 8
+    assert config["preprocessing"]["crop_size"] == 40 and config["framing"]["margin"] == 8
+    assert config["model_card"]["environment"] == "test" and config["labels"]["age_group"] == list(AGE_GROUPS)
     loaded = dataset.load()
 
     after = loaded.predict(faces)
-    for head, shape in (("emotion", (5, 7)), ("gender", (5, 2)), ("age_group", (5, 6))):
+    for head, shape in (("emotion", (5, 7)), ("gender", (5, 2)), ("age_group", (5, 5))):
         assert after[head].shape == shape
         np.testing.assert_allclose(after[head].sum(1), 1.0, atol=1e-5)
         np.testing.assert_allclose(after[head], before[head], atol=1e-6)
@@ -61,7 +67,14 @@ def test_predictor_accepts_one_image_gray_or_rgb_and_ten_crop(tmp_path):
     assert one["emotion"].shape == (1, 7)
     rgb = np.repeat(gray[..., None], 3, axis=-1)
     np.testing.assert_allclose(predictor.predict(rgb)["emotion"], one["emotion"], atol=1e-5)
-    assert predictor.predict(gray, ten_crop=True)["age_group"].shape == (1, 6)
+    assert predictor.predict(gray, ten_crop=True)["age_group"].shape == (1, 5)
     still = predictor.predict_sequence(gray)            # a still image is a one-frame sequence
     assert still["gender"].shape == (2,)
     assert predictor.top(one)[0]["gender"] in ("male", "female")
+
+
+def test_loading_a_predictor_returns_its_model_card(tmp_path):
+    _predictor().save(tmp_path / "p")
+    loaded = FaceAttributePredictor.load(tmp_path / "p")
+    assert loaded.model_card["validation_accuracy"] == {"regnetx_002 emotion (centre crop)": 0.25}
+    assert "test environment" in loaded.describe() and "0.25" in loaded.describe()

@@ -7,20 +7,25 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from hybrid_recommender.face_models import make_heads
 from hybrid_recommender.face_models.data import face_set
 from hybrid_recommender.face_models.preprocessing import Preprocessing
 from hybrid_recommender.face_models.tracking import ChildRun, child_run
 from hybrid_recommender.face_models.training import evaluate_frame_cnn, predict_heads, train_frame_cnn
-from tests.face_models.conftest import SMALL
+from hybrid_recommender.labels import DEFAULT_AGE_GROUPS, age_groups
+from tests.face_models.conftest import SMALL, face_model_params
 
-CFG = {"max_epochs": 1, "max_steps": 4, "batch_size": 32, "lr": 2e-3, "class_weight_power": 0.5,
-       "progress_bar": False, "log_every_n_steps": 1, "limit_val_batches": 1}
+_SMOKE = face_model_params("smoke")
+CFG = {**_SMOKE["frame_cnn"], **_SMOKE["hardware"], "backbones": ["face_vgg_xs"], "max_steps": 4, "batch_size": 32,
+       "progress_bar": False, "log_every_n_steps": 1, "limit_val_batches": 1, "accelerator": "cpu",
+       "precision": "32-true", "ema_decay": None}
+HEADS = make_heads(DEFAULT_AGE_GROUPS)
 
 
-def _sets(fer_small, utk_small):
+def _sets(fer_small, utk_small, heads=HEADS):
     prep = Preprocessing(**SMALL)
-    train = [face_set("fer2013", *fer_small, prep, ["train"]), face_set("utkface", *utk_small, prep, ["train"])]
-    val = [face_set("fer2013", *fer_small, prep, ["val"]), face_set("utkface", *utk_small, prep, ["val"])]
+    train = [face_set("fer2013", *fer_small, prep, heads, ["train"]), face_set("utkface", *utk_small, prep, heads, ["train"])]
+    val = [face_set("fer2013", *fer_small, prep, heads, ["val"]), face_set("utkface", *utk_small, prep, heads, ["val"])]
     return prep, train, val
 
 
@@ -34,9 +39,9 @@ def test_short_real_run_lands_a_nested_mlflow_run_with_metrics(tmp_path, fer_sma
     try:
         experiment = mlflow.set_experiment("face_models_test")
         with mlflow.start_run(run_name="kedro_parent") as parent:
-            with child_run("frame_cnn_regnetx_002") as run:
-                net, info = train_frame_cnn("regnetx_002", train, val, prep, CFG, run, tmp_path / "work", seed=3)
-                rows, figures = evaluate_frame_cnn("regnetx_002", net, [("fer2013", "val", "source", val[0])], prep,
+            with child_run("frame_cnn_face_vgg_xs") as run:
+                net, info = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, CFG, run, tmp_path / "work", seed=3)
+                rows, figures = evaluate_frame_cnn("face_vgg_xs", net, [("fer2013", "val", "source", val[0])], prep,
                                                    [False])
                 run.log_figure(next(iter(figures.values())), "confusion/fer2013_val.png")
             client = MlflowClient()
@@ -45,7 +50,7 @@ def test_short_real_run_lands_a_nested_mlflow_run_with_metrics(tmp_path, fer_sma
                                       filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
         assert len(children) == 1
         child = children[0]
-        assert child.info.status == "FINISHED" and child.data.params["backbone"] == "regnetx_002"
+        assert child.info.status == "FINISHED" and child.data.params["backbone"] == "face_vgg_xs"
         assert "train/loss_step" in child.data.metrics and "val/loss" in child.data.metrics
         assert "val/emotion_acc" in child.data.metrics and "val/gender_acc" in child.data.metrics
         artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
@@ -61,11 +66,29 @@ def test_same_seed_same_metrics(tmp_path, fer_small, utk_small):
     prep, train, val = _sets(fer_small, utk_small)
     results = []
     for attempt in range(2):
-        net, _ = train_frame_cnn("regnetx_002", train, val, prep, {**CFG, "max_steps": 3}, ChildRun(None),
+        net, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, {**CFG, "max_steps": 3}, ChildRun(None),
                                  tmp_path / f"run{attempt}", seed=7)
         results.append(predict_heads(net, val[0].images, prep))
     for head in results[0]:
         np.testing.assert_array_equal(results[0][head], results[1][head])
-    other, _ = train_frame_cnn("regnetx_002", train, val, prep, {**CFG, "max_steps": 3}, ChildRun(None),
+    other, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, {**CFG, "max_steps": 3}, ChildRun(None),
                                tmp_path / "other", seed=8)
     assert not np.array_equal(predict_heads(other, val[0].images, prep)["emotion"], results[0]["emotion"])
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_the_age_head_follows_the_configured_age_groups(tmp_path, fer_small, utk_small):
+    """Other age groups in data_engineering.age_groups: every age is labelled and the age head learns them."""
+    edges, labels = [0, 15, 30, 50, 200], ["0-14", "15-29", "30-49", "50+"]
+    index, pixels = utk_small
+    index = index.assign(age_group=age_groups(index["age"], edges, labels).astype(object))
+    heads = make_heads(labels)
+    prep, train, val = _sets(fer_small, (index, pixels), heads)
+    utk = train[1]
+    assert (utk.labels["age_group"] >= 0).all() and set(utk.labels["age_group"]) == {0, 1, 2, 3}
+    net, _ = train_frame_cnn("face_vgg_xs", heads, train, val, prep, {**CFG, "max_steps": 2}, ChildRun(None),
+                             tmp_path / "work", seed=1)
+    assert net.heads["age_group"].out_features == 4 and net.classes["age_group"] == tuple(labels)
+    probs = predict_heads(net, utk.images, prep)
+    assert probs["age_group"].shape == (len(utk), 4)

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from hybrid_recommender.face_models import HEADS
+from hybrid_recommender.face_models import make_heads
+from hybrid_recommender.labels import DEFAULT_AGE_GROUPS
 from hybrid_recommender.face_models.data import class_weights, clip_windows, label_codes
 from hybrid_recommender.face_models.model import FrameCNN, SequenceLSTM, multi_head_loss
 from hybrid_recommender.face_models.preprocessing import Preprocessing, to_gray_uint8, ten_crops
@@ -22,10 +23,13 @@ from hybrid_recommender.face_models.video import (
 )
 
 
+HEADS = make_heads(DEFAULT_AGE_GROUPS)
+
+
 @pytest.fixture(scope="module")
 def net():
     torch.manual_seed(0)
-    return FrameCNN("regnetx_002", in_chans=1, pretrained=False)
+    return FrameCNN("regnetx_002", HEADS, in_chans=1, pretrained=False)   # timm backbones stay available
 
 
 def test_one_forward_pass_gives_all_three_heads(net):
@@ -139,4 +143,30 @@ def test_preprocessing_gray_resize_and_ten_crop():
     gray = to_gray_uint8(rgb, 48)
     assert gray.shape == (2, 1, 48, 48) and int(gray[0, 0, 10, 10]) == round(0.299 * 255)
     assert to_gray_uint8(np.zeros((48, 48), np.uint8), 48).shape == (1, 1, 48, 48)
-    assert ten_crops(gray, Preprocessing()).shape == (10, 2, 1, 44, 44)
+    assert ten_crops(gray, Preprocessing()).shape == (10, 2, 1, 40, 40)
+
+
+def test_face_vgg_is_a_timm_backbone_that_keeps_a_spatial_map_for_small_faces():
+    import timm
+
+    backbone = timm.create_model("face_vgg_s", pretrained=False, num_classes=0, in_chans=1)
+    assert backbone(torch.randn(2, 1, 40, 40)).shape == (2, 256)
+    assert backbone.forward_features(torch.randn(2, 1, 40, 40)).shape[-1] == 5   # 40 px -> 5x5, not 1x1
+    assert 1.0e6 < sum(p.numel() for p in backbone.parameters()) < 1.5e6
+    with pytest.raises(ValueError, match="no pretrained weights"):
+        timm.create_model("face_vgg_s", pretrained=True)
+
+
+def test_batch_augmentation_keeps_shape_mirrors_and_erases():
+    from hybrid_recommender.face_models.augment import BatchAugment
+
+    prep = Preprocessing()
+    faces = torch.arange(48, dtype=torch.uint8).repeat(48, 1)[None, None].repeat(64, 1, 1, 1) * 5   # a left-right ramp
+    plain = BatchAugment(0.0, 0.0, 0.0, False, 0.0, (0.02, 0.15))(faces, prep)
+    np.testing.assert_allclose(plain.numpy(), (faces[..., 4:44, 4:44].float() / 255 - 0.5).div(0.5).numpy(), atol=1e-5)
+    torch.manual_seed(0)
+    flipped = BatchAugment(0.0, 0.0, 0.0, True, 0.0, (0.02, 0.15))(faces, prep)
+    left_to_right = flipped[:, 0, 20, -1] > flipped[:, 0, 20, 0]
+    assert 0 < int(left_to_right.sum()) < 64                       # about half the faces mirrored
+    erased = BatchAugment(10.0, 0.1, 0.08, True, 1.0, (0.1, 0.15))(faces, prep)
+    assert erased.shape == (64, 1, 40, 40) and bool(((erased == 0).flatten(1).sum(1) >= 0.1 * 1600 * 0.5).all())

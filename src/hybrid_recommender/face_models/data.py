@@ -15,10 +15,12 @@ import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import ConcatDataset, DataLoader, Dataset
+from torch.utils.data import DataLoader, TensorDataset
 
-from hybrid_recommender.face_models import HEADS
-from hybrid_recommender.face_models.preprocessing import Preprocessing, eval_input, to_gray_uint8, train_transform
+from hybrid_recommender.face_models import Heads
+from hybrid_recommender.face_models.augment import BatchAugment
+from hybrid_recommender.face_models.preprocessing import Preprocessing, eval_input, to_gray_uint8
+from hybrid_recommender.labels import EMOTIONS
 
 log = logging.getLogger(__name__)
 MISSING = -1
@@ -44,7 +46,7 @@ class FaceSet:
         return int(self.images.shape[0])
 
 
-def face_set(name: str, index: pd.DataFrame, pixels: np.ndarray, prep: Preprocessing,
+def face_set(name: str, index: pd.DataFrame, pixels: np.ndarray, prep: Preprocessing, heads: Heads,
              splits: Sequence[str] | None = None, exclude_blank: bool = True, limit: int | None = None,
              seed: int = 0) -> FaceSet:
     """Select rows (by split, dropping blank images), convert their pixels, and code their labels."""
@@ -63,7 +65,7 @@ def face_set(name: str, index: pd.DataFrame, pixels: np.ndarray, prep: Preproces
     else:
         images = torch.zeros((0, 1, prep.image_size, prep.image_size), dtype=torch.uint8)
     labels = {head: label_codes(rows[head] if head in rows else pd.Series([None] * len(rows)), classes)
-              for head, classes in HEADS.items()}
+              for head, classes in heads.items()}
     return FaceSet(name, images, labels, rows)
 
 
@@ -82,52 +84,43 @@ def class_weights(label_arrays: Sequence[np.ndarray], n_classes: int, power: flo
     return torch.tensor(weights, dtype=torch.float32)
 
 
-class _TrainFaces(Dataset):
-    def __init__(self, faces: FaceSet, transform):
-        self.faces, self.transform = faces, transform
-
-    def __len__(self):
-        return len(self.faces)
-
-    def __getitem__(self, i):
-        x = self.transform(self.faces.images[i])
-        return x, {h: torch.tensor(self.faces.labels[h][i]) for h in HEADS}
-
-
-class _EvalFaces(Dataset):
-    def __init__(self, faces: FaceSet, prep: Preprocessing):
-        self.faces, self.prep = faces, prep
-
-    def __len__(self):
-        return len(self.faces)
-
-    def __getitem__(self, i):
-        x = eval_input(self.faces.images[i:i + 1], self.prep)[0]
-        return x, {h: torch.tensor(self.faces.labels[h][i]) for h in HEADS}
+def _stacked(sets: Sequence[FaceSet], heads: Heads) -> TensorDataset:
+    """One preloaded tensor of uint8 faces and one label tensor per head (in ``heads`` order)."""
+    return TensorDataset(torch.cat([s.images for s in sets]),
+                         *[torch.from_numpy(np.concatenate([s.labels[h] for s in sets])) for h in heads])
 
 
 class FaceDataModule(pl.LightningDataModule):
-    """Training faces of several data sets in one shuffled stream, validation faces in one loader."""
+    """Training faces of several data sets in one shuffled stream of uint8 batches, augmented a whole batch at a
+    time after the transfer to the device; validation faces centre-cropped."""
 
-    def __init__(self, train_sets: Sequence[FaceSet], val_sets: Sequence[FaceSet], prep: Preprocessing,
-                 batch_size: int = 128, augment: Mapping | None = None, num_workers: int = 0):
+    def __init__(self, train_sets: Sequence[FaceSet], val_sets: Sequence[FaceSet], prep: Preprocessing, heads: Heads,
+                 batch_size: int, augment: BatchAugment, seed: int):
         super().__init__()
         self.train_sets = [s for s in train_sets if len(s)]
         self.val_sets = [s for s in val_sets if len(s)]
         if not self.train_sets:
             raise ValueError("face_models: no training faces (all training tables are empty)")
-        self.prep, self.batch_size, self.num_workers = prep, batch_size, num_workers
-        self.transform = train_transform(prep, **dict(augment or {}))
+        self.prep, self.heads, self.batch_size, self.augment, self.seed = prep, heads, batch_size, augment, seed
 
     def train_dataloader(self):
-        data = ConcatDataset([_TrainFaces(s, self.transform) for s in self.train_sets])
-        return DataLoader(data, batch_size=self.batch_size, shuffle=True, num_workers=self.num_workers, drop_last=False)
+        # drop_last: a last batch of one face would break batch norm
+        return DataLoader(_stacked(self.train_sets, self.heads), batch_size=self.batch_size, shuffle=True,
+                          drop_last=len(self) > self.batch_size,
+                          generator=torch.Generator().manual_seed(self.seed))
 
     def val_dataloader(self):
         if not self.val_sets:
             return []
-        data = ConcatDataset([_EvalFaces(s, self.prep) for s in self.val_sets])
-        return DataLoader(data, batch_size=512, shuffle=False, num_workers=self.num_workers)
+        return DataLoader(_stacked(self.val_sets, self.heads), batch_size=512, shuffle=False)
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self.train_sets)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx):
+        faces, *labels = batch
+        x = self.augment(faces, self.prep) if self.trainer.training else eval_input(faces, self.prep)
+        return x, dict(zip(self.heads, labels))
 
 
 # ----------------------------------------------------------------------------------------- sequences
@@ -155,7 +148,7 @@ def build_sequences(tables: Mapping[str, tuple[pd.DataFrame, np.ndarray]], prep:
         if index is None or len(index) == 0:
             continue
         index = index.copy()
-        index["label"] = label_codes(index["emotion"], HEADS["emotion"])
+        index["label"] = label_codes(index["emotion"], EMOTIONS)
         index = index[index["label"] >= 0]
         seq_ids = index["sequence_id"].astype(object).where(index["sequence_id"].notna(), index["face_id"].astype(object))
         index = index.assign(_seq=seq_ids.to_numpy())

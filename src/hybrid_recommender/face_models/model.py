@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from hybrid_recommender.face_models import HEADS
+from hybrid_recommender.face_models import Heads
+from hybrid_recommender.face_models.preprocessing import Preprocessing, eval_input, normalise, ten_crops
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,12 @@ def _can_reach(host: str = "huggingface.co", port: int = 443, timeout: float = 3
         return False
 
 
-def create_backbone(name: str, in_chans: int = 1, pretrained: bool = False) -> nn.Module:
-    """A timm feature extractor (``num_classes=0``); ImageNet weights only when asked and reachable."""
-    if pretrained:
+def create_backbone(name: str, in_chans: int, pretrained: bool) -> nn.Module:
+    """A timm feature extractor (``num_classes=0``); ImageNet weights only when asked and reachable.
+
+    The project's face backbones (``face_vgg_*``, registered by importing ``face_models``) have none.
+    """
+    if pretrained and not name.startswith("face_vgg"):
         if _can_reach():
             try:
                 return timm.create_model(name, pretrained=True, num_classes=0, in_chans=in_chans)
@@ -43,10 +47,10 @@ def create_backbone(name: str, in_chans: int = 1, pretrained: bool = False) -> n
 class FrameCNN(nn.Module):
     """timm backbone + one linear head per attribute; one forward pass gives all three attributes' logits."""
 
-    def __init__(self, backbone: str, in_chans: int = 1, pretrained: bool = False, dropout: float = 0.2,
-                 heads: Mapping[str, tuple[str, ...]] = HEADS):
+    def __init__(self, backbone: str, heads: Heads, in_chans: int = 1, pretrained: bool = False, dropout: float = 0.2):
         super().__init__()
         self.backbone_name = backbone
+        self.classes = {h: tuple(c) for h, c in heads.items()}
         self.backbone = create_backbone(backbone, in_chans, pretrained)
         # the pooled (pre-logits) output: VGG adds a 4096-wide ConvMlp after its 512 conv features
         self.num_features = int(getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features)
@@ -63,6 +67,17 @@ class FrameCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.heads_of(self.features(x))
+
+    def probabilities(self, faces: torch.Tensor, prep: Preprocessing, ten_crop: bool
+                      ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Softmax of each head for uint8 faces (N, 1, S, S), from the centre crop or averaged over the ten crops
+        (corners, centre and their mirrors); also the centre crop's features (for the video branches)."""
+        if not ten_crop:
+            feats = self.features(eval_input(faces, prep))
+            return {h: F.softmax(v, 1) for h, v in self.heads_of(feats).items()}, feats
+        feats = self.features(normalise(ten_crops(faces, prep).flatten(0, 1), prep))
+        probs = {h: F.softmax(v, 1).view(10, len(faces), -1).mean(0) for h, v in self.heads_of(feats).items()}
+        return probs, feats.view(10, len(faces), -1)[4]
 
 
 def masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
@@ -97,26 +112,29 @@ def multi_head_loss(logits: Mapping[str, torch.Tensor], targets: Mapping[str, to
 
 
 class FaceAttributeModule(pl.LightningModule):
-    """Frame CNN training: masked multi-head loss, square-root class weights, AdamW + one-cycle schedule."""
+    """Frame CNN training: masked multi-head loss with optional class weights and label smoothing; SGD with
+    Nesterov momentum (or AdamW) under a one-cycle schedule; inputs in channels_last when asked."""
 
-    def __init__(self, backbone: str, in_chans: int = 1, pretrained: bool = False, dropout: float = 0.2,
-                 lr: float = 2e-3, weight_decay: float = 1e-4, label_smoothing: float = 0.0,
-                 class_weights: Mapping[str, list[float]] | None = None,
-                 head_weights: Mapping[str, float] | None = None, schedule: str = "onecycle"):
+    def __init__(self, backbone: str, heads: Heads, pretrained: bool, dropout: float, optimizer: str, lr: float,
+                 momentum: float, weight_decay: float, label_smoothing: float,
+                 class_weights: Mapping[str, list[float]], head_weights: Mapping[str, float], schedule: str,
+                 warmup_fraction: float, channels_last: bool):
         super().__init__()
         self.save_hyperparameters()
-        self.net = FrameCNN(backbone, in_chans, pretrained, dropout)
-        for head, classes in HEADS.items():
-            w = (class_weights or {}).get(head)
-            self.register_buffer(f"cw_{head}", torch.tensor(w if w is not None else [1.0] * len(classes),
-                                                            dtype=torch.float32))
+        self.net = FrameCNN(backbone, heads, 1, pretrained, dropout)
+        if channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        for head in heads:
+            self.register_buffer(f"cw_{head}", torch.tensor(class_weights[head], dtype=torch.float32))
         self.val_acc = nn.ModuleDict({h: MulticlassAccuracy(len(c), average="micro", ignore_index=-1)
-                                      for h, c in HEADS.items()})
+                                      for h, c in heads.items()})
 
     def _class_weights(self):
-        return {h: getattr(self, f"cw_{h}") for h in HEADS}
+        return {h: getattr(self, f"cw_{h}") for h in self.hparams.heads}
 
     def forward(self, x):
+        if self.hparams.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.net(x)
 
     def training_step(self, batch, batch_idx):
@@ -133,7 +151,7 @@ class FaceAttributeModule(pl.LightningModule):
         logits = self(x)
         total, _ = multi_head_loss(logits, y, None)
         self.log("val/loss", total, on_epoch=True, prog_bar=True, batch_size=len(x))
-        for head in HEADS:
+        for head in self.hparams.heads:
             if bool((y[head] >= 0).any()):
                 self.val_acc[head].update(logits[head], y[head])
 
@@ -144,12 +162,21 @@ class FaceAttributeModule(pl.LightningModule):
             metric.reset()
 
     def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        if self.hparams.schedule != "onecycle":
+        hp = self.hparams
+        if hp.optimizer == "sgd":
+            opt = torch.optim.SGD(self.parameters(), lr=hp.lr, momentum=hp.momentum, nesterov=True,
+                                  weight_decay=hp.weight_decay)
+        elif hp.optimizer == "adamw":
+            opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        else:
+            raise ValueError(f"face_models.frame_cnn.optimizer must be 'sgd' or 'adamw', got {hp.optimizer!r}")
+        if hp.schedule == "constant":
             return opt
+        if hp.schedule != "onecycle":
+            raise ValueError(f"face_models.frame_cnn.schedule must be 'onecycle' or 'constant', got {hp.schedule!r}")
         total = int(self.trainer.estimated_stepping_batches)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.hparams.lr, total_steps=max(total, 1),
-                                                    pct_start=0.2)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp.lr, total_steps=max(total, 1),
+                                                    pct_start=hp.warmup_fraction)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
@@ -169,12 +196,12 @@ class SequenceLSTM(nn.Module):
 
 
 class LSTMModule(pl.LightningModule):
-    def __init__(self, feature_dim: int, hidden: int = 128, n_classes: int = 7, dropout: float = 0.3,
-                 lr: float = 1e-3, weight_decay: float = 1e-4, class_weights: list[float] | None = None):
+    def __init__(self, feature_dim: int, hidden: int, n_classes: int, dropout: float, lr: float, weight_decay: float,
+                 class_weights: list[float]):
         super().__init__()
         self.save_hyperparameters()
         self.net = SequenceLSTM(feature_dim, hidden, n_classes, dropout)
-        self.register_buffer("cw", torch.tensor(class_weights or [1.0] * n_classes, dtype=torch.float32))
+        self.register_buffer("cw", torch.tensor(class_weights, dtype=torch.float32))
         self.val_acc = MulticlassAccuracy(n_classes, average="micro")
 
     def forward(self, clips):

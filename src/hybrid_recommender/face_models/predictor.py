@@ -8,6 +8,7 @@ Usage (outside Kedro)::
     probs["emotion"], probs["gender"], probs["age_group"]   # (N, 7), (N, 2), (N, 6)
     seq = predictor.predict_sequence(frames)       # one face track: fused CNN+SVM / LSTM emotion, mean age/gender
     probs = predictor.predict_frame(rgb_frame)     # MTCNN framing (same as training) + predict, every face
+    print(predictor.describe())                    # the model card: data, environment, validation accuracy
 
 Faces must be framed as at training: an MTCNN box plus margin (``predictor.framing``), which is what
 :class:`hybrid_recommender.faces.detector.FaceAligner` gives with those settings.
@@ -16,21 +17,22 @@ Faces must be framed as at training: an MTCNN box plus margin (``predictor.frami
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from hybrid_recommender.face_models import HEADS
+from hybrid_recommender.face_models import Heads
 from hybrid_recommender.face_models.model import FrameCNN, SequenceLSTM
-from hybrid_recommender.face_models.preprocessing import Preprocessing, as_batch, eval_input, normalise, ten_crops, \
-    to_gray_uint8
+from hybrid_recommender.face_models.preprocessing import Preprocessing, as_batch, to_gray_uint8
 from hybrid_recommender.face_models.video import aggregate, fuse, normalise as normalise_video, svm_probabilities
 
-FORMAT_VERSION = 1
+log = logging.getLogger(__name__)
+# 2: heads from the configured age groups, a model card, face_vgg backbones, no random_crop_min
+FORMAT_VERSION = 2
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 
@@ -38,12 +40,13 @@ WEIGHTS_FILE = "weights.safetensors"
 class FaceAttributePredictor:
     """Frame CNN heads for age group, gender and emotion of faces; fused CNN+SVM and LSTM branches for sequences."""
 
-    def __init__(self, preprocessing: Preprocessing, frame_models: Mapping[str, FrameCNN],
+    def __init__(self, preprocessing: Preprocessing, heads: Heads, frame_models: Mapping[str, FrameCNN],
                  frame_model_weights: Mapping[str, float], svms: Mapping[str, dict] | None = None,
                  lstms: Mapping[str, dict] | None = None, fusion: Mapping | None = None,
                  clips: Mapping | None = None, framing: Mapping | None = None, metadata: Mapping | None = None,
-                 batch_size: int = 256):
+                 model_card: Mapping | None = None, batch_size: int = 256):
         self.prep = preprocessing
+        self.heads = {h: tuple(c) for h, c in heads.items()}
         self.frame_models = {k: m.eval() for k, m in frame_models.items()}
         self.frame_model_weights = dict(frame_model_weights)
         self.svms = dict(svms or {})
@@ -52,8 +55,9 @@ class FaceAttributePredictor:
         self.clips = {"length": 16, "stride": 8, "pad": "loop", **dict(clips or {})}
         self.framing = dict(framing or {})
         self.metadata = dict(metadata or {})
+        self.model_card = dict(model_card or {})
         self.batch_size = batch_size
-        self.labels = {h: list(c) for h, c in HEADS.items()}
+        self.labels = {h: list(c) for h, c in self.heads.items()}
         self._aligner = None
 
     # ------------------------------------------------------------------------------------ inference
@@ -64,7 +68,7 @@ class FaceAttributePredictor:
 
     @torch.inference_mode()
     def _run(self, images: torch.Tensor, ten_crop: bool, want_features: bool = False):
-        probs = {h: np.zeros((len(images), len(c)), np.float64) for h, c in HEADS.items()}
+        probs = {h: np.zeros((len(images), len(c)), np.float64) for h, c in self.heads.items()}
         feats = {k: [] for k in self.frame_models}
         for name, net in self.frame_models.items():
             w = self.frame_model_weights.get(name, 1.0 / len(self.frame_models))
@@ -72,15 +76,8 @@ class FaceAttributePredictor:
                 continue  # a frame model kept only for the LSTM branch's features (paper: VGG-16)
             for i in range(0, len(images), self.batch_size):
                 x = images[i:i + self.batch_size]
-                if ten_crop:
-                    crops = normalise(ten_crops(x, self.prep).flatten(0, 1), self.prep)
-                    f = net.features(crops)
-                    out = {h: F.softmax(v, 1).view(10, len(x), -1).mean(0) for h, v in net.heads_of(f).items()}
-                    f = f.view(10, len(x), -1)[4]  # the centre crop's features
-                else:
-                    f = net.features(eval_input(x, self.prep))
-                    out = {h: F.softmax(v, 1) for h, v in net.heads_of(f).items()}
-                for h in HEADS:
+                out, f = net.probabilities(x, self.prep, ten_crop)
+                for h in self.heads:
                     probs[h][i:i + len(x)] += w * out[h].double().numpy()
                 if want_features:
                     feats[name].append(f.float().numpy())
@@ -107,7 +104,7 @@ class FaceAttributePredictor:
         members = {}
         for name, s in self.svms.items():
             v = normalise_video(aggregate(feats[s["frame_model"]]), s["normalisation"])[None]
-            d = np.full((1, len(HEADS["emotion"])), -1e3)
+            d = np.full((1, len(self.heads["emotion"])), -1e3)
             d[:, s["classes"]] = v @ s["coef"].T + s["intercept"]
             members[name] = svm_probabilities(d)[0]
         from hybrid_recommender.face_models.training import lstm_sequence_probs
@@ -140,13 +137,25 @@ class FaceAttributePredictor:
                                         thresholds=self.framing.get("thresholds", (0.6, 0.7, 0.7)))
         crops, boxes = self._aligner.every_face(frame)
         if not crops:
-            return {h: np.zeros((0, len(c))) for h, c in HEADS.items()}, boxes
+            return {h: np.zeros((0, len(c))) for h, c in self.heads.items()}, boxes
         return self.predict(np.stack(crops)), boxes
 
     def top(self, probs: Mapping[str, np.ndarray]) -> list[dict[str, str]]:
         """Most likely label per attribute, per face."""
         n = len(next(iter(probs.values())))
-        return [{h: self.labels[h][int(np.argmax(probs[h][i]))] for h in HEADS} for i in range(n)]
+        return [{h: self.labels[h][int(np.argmax(probs[h][i]))] for h in self.heads} for i in range(n)]
+
+    def describe(self) -> str:
+        """The model card as text: what the model learned from, where, for how long, and how accurate it was."""
+        card = self.model_card
+        if not card:
+            return "face attribute predictor: no model card (saved before format 2)"
+        lines = [f"face attribute predictor ({card.get('environment')} environment, trained {card.get('trained_at')}, "
+                 f"{card.get('fit_minutes')} min on {card.get('device')})",
+                 f"  backbone {card.get('backbone')}, epochs {card.get('epochs')}, data {card.get('train_faces')}"]
+        for name, acc in card.get("validation_accuracy", {}).items():
+            lines.append(f"  validation accuracy {name}: {acc}")
+        return "\n".join(lines)
 
     # ------------------------------------------------------------------------------------- save / load
     def save(self, folder: str | Path) -> Path:
@@ -165,6 +174,7 @@ class FaceAttributePredictor:
             "format_version": FORMAT_VERSION,
             "preprocessing": self.prep.to_dict(),
             "labels": self.labels,
+            "model_card": self.model_card,
             "frame_models": {k: {"backbone": m.backbone_name, "in_chans": 1, "weight": self.frame_model_weights.get(k)}
                              for k, m in self.frame_models.items()},
             "svms": {k: {"frame_model": s["frame_model"], "normalisation": s["normalisation"], "C": s.get("C")}
@@ -190,9 +200,10 @@ class FaceAttributePredictor:
         def part(prefix):
             return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
+        heads = {h: tuple(c) for h, c in config["labels"].items()}
         frame_models, weights = {}, {}
         for name, spec in config["frame_models"].items():
-            net = FrameCNN(spec["backbone"], spec.get("in_chans", 1), pretrained=False)
+            net = FrameCNN(spec["backbone"], heads, spec["in_chans"], pretrained=False)
             net.load_state_dict(part(f"frame.{name}."))
             frame_models[name] = net
             weights[name] = spec.get("weight") if spec.get("weight") is not None else 1.0 / len(config["frame_models"])
@@ -202,11 +213,14 @@ class FaceAttributePredictor:
                 for name, spec in config["svms"].items()}
         lstms = {}
         for name, spec in config["lstms"].items():
-            net = SequenceLSTM(spec["feature_dim"], spec["hidden"], len(HEADS["emotion"]))
+            net = SequenceLSTM(spec["feature_dim"], spec["hidden"], len(heads["emotion"]))
             net.load_state_dict(part(f"lstm.{name}."))
             lstms[name] = {**spec, "net": net}
-        return cls(Preprocessing(**config["preprocessing"]), frame_models, weights, svms, lstms, config["fusion"],
-                   config["clips"], config["framing"], config.get("metadata"), batch_size)
+        predictor = cls(Preprocessing(**config["preprocessing"]), heads, frame_models, weights, svms, lstms,
+                        config["fusion"], config["clips"], config["framing"], config["metadata"], config["model_card"],
+                        batch_size)
+        log.info("%s", predictor.describe())
+        return predictor
 
 
 def _json_default(o):

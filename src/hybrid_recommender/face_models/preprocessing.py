@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 LUMA = (0.299, 0.587, 0.114)
@@ -21,8 +20,7 @@ LUMA = (0.299, 0.587, 0.114)
 @dataclass(frozen=True)
 class Preprocessing:
     image_size: int = 48      # faces are resized to this square size
-    crop_size: int = 44       # the network input: a (random / centre / ten-) crop of image_size
-    random_crop_min: int = 40  # training crops are 40..44 px of the 48 px face, resized to crop_size
+    crop_size: int = 40       # the network input: a (random / centre / ten-) crop of image_size
     mean: float = 0.5
     std: float = 0.5
 
@@ -72,20 +70,6 @@ def centre_crop(x: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
 def ten_crops(x: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
     """(N, C, S, S) -> (10, N, C, crop, crop): four corners, centre, and their mirror images."""
     return torch.stack(TF.ten_crop(x, [prep.crop_size, prep.crop_size]))
-
-
-def train_transform(prep: Preprocessing, rotation: float = 10.0, shift: float = 0.08, erase_p: float = 0.5) -> v2.Compose:
-    """Augmentation for one uint8 face (1, S, S): small rotation/shift, random 40-44 px crop, flip, random erasing."""
-    lo = (prep.random_crop_min / prep.image_size) ** 2
-    hi = (prep.crop_size / prep.image_size) ** 2
-    return v2.Compose([
-        v2.RandomAffine(degrees=rotation, translate=(shift, shift)),
-        v2.RandomResizedCrop(prep.crop_size, scale=(lo, hi), ratio=(1.0, 1.0), antialias=True),
-        v2.RandomHorizontalFlip(),
-        v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize([prep.mean], [prep.std]),
-        v2.RandomErasing(p=erase_p, scale=(0.02, 0.15), value=0),
-    ])
 
 
 def eval_input(faces_uint8: torch.Tensor, prep: Preprocessing) -> torch.Tensor:

@@ -11,14 +11,15 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning.callbacks import EarlyStopping, EMAWeightAveraging, ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
-from hybrid_recommender.face_models import HEADS
+from hybrid_recommender.face_models import Heads
+from hybrid_recommender.face_models.augment import BatchAugment
 from hybrid_recommender.face_models.data import FaceDataModule, FaceSet, Sequences, class_weights, clip_windows
 from hybrid_recommender.face_models.metrics import classification_metrics, confusion_figure, metric_row
 from hybrid_recommender.face_models.model import FaceAttributeModule, FrameCNN, LSTMModule, SequenceLSTM
-from hybrid_recommender.face_models.preprocessing import Preprocessing, eval_input, normalise, ten_crops
+from hybrid_recommender.face_models.preprocessing import Preprocessing
 from hybrid_recommender.face_models.tracking import ChildRun
 from hybrid_recommender.face_models.video import (
     NORMALISATIONS,
@@ -27,72 +28,70 @@ from hybrid_recommender.face_models.video import (
     full_decision,
     fuse,
     fusion_weights,
+    linear_svc,
     normalise as normalise_video,
     svm_probabilities,
 )
+from hybrid_recommender.labels import EMOTIONS
 
 log = logging.getLogger(__name__)
-EMOTIONS = HEADS["emotion"]
 
 
 def _trainer(cfg: Mapping, logger, callbacks, default_root_dir: str | Path) -> pl.Trainer:
+    """A Lightning Trainer on ``cfg``'s accelerator/devices/precision (``auto`` picks a GPU where there is one)."""
     return pl.Trainer(
-        accelerator="cpu", devices=1, deterministic=True, logger=logger, callbacks=callbacks,
-        max_epochs=cfg.get("max_epochs", 1), max_steps=cfg.get("max_steps") or -1,
-        limit_train_batches=cfg.get("limit_train_batches") or 1.0,
-        limit_val_batches=cfg.get("limit_val_batches") or 1.0,
-        log_every_n_steps=cfg.get("log_every_n_steps", 20), num_sanity_val_steps=0,
-        enable_progress_bar=cfg.get("progress_bar", True), enable_model_summary=False,
-        default_root_dir=str(default_root_dir), gradient_clip_val=cfg.get("gradient_clip_val"),
-        max_time=cfg.get("max_time"),
+        accelerator=cfg["accelerator"], devices=cfg["devices"], precision=cfg["precision"], deterministic=True,
+        logger=logger, callbacks=callbacks, max_epochs=cfg["max_epochs"], max_steps=cfg["max_steps"] or -1,
+        max_time=cfg["max_time"], limit_train_batches=cfg["limit_train_batches"] or 1.0,
+        limit_val_batches=cfg["limit_val_batches"] or 1.0, log_every_n_steps=cfg["log_every_n_steps"],
+        num_sanity_val_steps=0, enable_progress_bar=cfg["progress_bar"], enable_model_summary=False,
+        default_root_dir=str(default_root_dir), gradient_clip_val=cfg["gradient_clip_val"],
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
     )
 
 
 # ------------------------------------------------------------------------------------------- frame CNN
-def train_frame_cnn(backbone: str, train_sets: Sequence[FaceSet], val_sets: Sequence[FaceSet], prep: Preprocessing,
-                    cfg: Mapping, run: ChildRun, workdir: str | Path, seed: int = 0,
+def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], val_sets: Sequence[FaceSet],
+                    prep: Preprocessing, cfg: Mapping, run: ChildRun, workdir: str | Path, seed: int,
                     callbacks: Sequence[pl.Callback] = ()) -> tuple[FrameCNN, dict]:
-    """Train one frame CNN on the mixed data sets; returns the best-validation-loss network and facts of the run."""
+    """Train one frame CNN on the mixed data sets; returns the trained network (the EMA of its weights when
+    ``ema_decay`` is set, else the best-validation-loss checkpoint) and facts of the run."""
     pl.seed_everything(seed, workers=True)
-    weights = {h: class_weights([s.labels[h] for s in train_sets], len(c), cfg.get("class_weight_power", 0.5)).tolist()
-               for h, c in HEADS.items()}
+    weights = {h: class_weights([s.labels[h] for s in train_sets], len(c), cfg["class_weight_power"]).tolist()
+               for h, c in heads.items()}
     module = FaceAttributeModule(
-        backbone, in_chans=1, pretrained=bool(cfg.get("pretrained", False)), dropout=cfg.get("dropout", 0.2),
-        lr=cfg.get("lr", 2e-3), weight_decay=cfg.get("weight_decay", 1e-4),
-        label_smoothing=cfg.get("label_smoothing", 0.0), class_weights=weights,
-        head_weights=cfg.get("head_weights"), schedule=cfg.get("schedule", "onecycle"))
-    data = FaceDataModule(train_sets, val_sets, prep, batch_size=cfg.get("batch_size", 128),
-                          augment=cfg.get("augment"))
+        backbone, heads, pretrained=bool(cfg["pretrained"]), dropout=cfg["dropout"], optimizer=cfg["optimizer"],
+        lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weight_decay"],
+        label_smoothing=cfg["label_smoothing"], class_weights=weights, head_weights=cfg["head_weights"],
+        schedule=cfg["schedule"], warmup_fraction=cfg["warmup_fraction"], channels_last=cfg["channels_last"])
+    data = FaceDataModule(train_sets, val_sets, prep, heads, cfg["batch_size"], BatchAugment(**cfg["augment"]), seed)
     workdir = Path(workdir)
     callbacks = list(callbacks)
-    has_val = bool(data.val_sets)
     ckpt = None
-    if has_val:
+    if cfg["ema_decay"]:
+        callbacks.append(EMAWeightAveraging(decay=cfg["ema_decay"]))
+    elif data.val_sets:
         ckpt = ModelCheckpoint(dirpath=workdir / "checkpoints", filename=f"{backbone}-best", monitor="val/loss",
                                mode="min", save_top_k=1, enable_version_counter=False)
         callbacks.append(ckpt)
-        if cfg.get("early_stopping_patience"):
-            callbacks.append(EarlyStopping(monitor="val/loss", mode="min", patience=cfg["early_stopping_patience"],
-                                           strict=False))
+    if cfg["early_stopping_patience"] and data.val_sets:
+        callbacks.append(EarlyStopping(monitor="val/loss", mode="min", patience=cfg["early_stopping_patience"],
+                                       strict=False))
     run.log_params({"backbone": backbone, "seed": seed, "preprocessing": prep.to_dict(),
-                    "train_faces": {s.name: len(s) for s in train_sets}, "class_weights": weights,
-                    **{k: v for k, v in cfg.items() if k not in ("augment", "callbacks")}, "augment": cfg.get("augment", {})})
+                    "train_faces": {s.name: len(s) for s in train_sets}, "class_weights": weights, **cfg})
     trainer = _trainer(cfg, run.lightning_logger(), callbacks, workdir)
     start = time.perf_counter()
     trainer.fit(module, datamodule=data)
     fit_seconds = time.perf_counter() - start
-    if has_val and ckpt is not None and not ckpt.best_model_path:
+    if data.val_sets and "val/loss" not in trainer.callback_metrics:
         trainer.validate(module, datamodule=data, verbose=False)  # a step limit ended training before any validation
     if ckpt is not None and ckpt.best_model_path and Path(ckpt.best_model_path).exists():
         state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
-        run.log_artifact(ckpt.best_model_path, "checkpoint")
-    else:  # no validation (or none before the step limit): keep the last weights
-        last = workdir / "checkpoints" / f"{backbone}-last.ckpt"
-        trainer.save_checkpoint(last, weights_only=True)
-        run.log_artifact(last, "checkpoint")
-    net = module.net.eval()
+    final = workdir / "checkpoints" / f"{backbone}-final.ckpt"
+    trainer.save_checkpoint(final, weights_only=True)
+    run.log_artifact(final, "checkpoint")
+    net = module.net.float().to("cpu", memory_format=torch.contiguous_format).eval()
     info = {"fit_seconds": fit_seconds, "epochs": trainer.current_epoch, "steps": trainer.global_step,
             "class_weights": weights, "train_faces": int(sum(len(s) for s in train_sets))}
     run.log_metrics({"fit_seconds": fit_seconds, "trained_steps": trainer.global_step})
@@ -104,23 +103,17 @@ def predict_heads(net: FrameCNN, images: torch.Tensor, prep: Preprocessing, ten_
                   batch_size: int = 512) -> dict[str, np.ndarray]:
     """Class probabilities of each head for uint8 (N, 1, S, S) faces; ten-crop averages the softmax of 10 crops."""
     net.eval()
-    outs = {h: [] for h in HEADS}
+    outs = {h: [] for h in net.classes}
     for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size]
-        if ten_crop:
-            crops = ten_crops(x, prep)                           # (10, B, 1, c, c)
-            logits = net(normalise(crops.flatten(0, 1), prep))
-            probs = {h: F.softmax(v, 1).view(10, len(x), -1).mean(0) for h, v in logits.items()}
-        else:
-            probs = {h: F.softmax(v, 1) for h, v in net(eval_input(x, prep)).items()}
-        for h in HEADS:
+        probs, _ = net.probabilities(images[i:i + batch_size], prep, ten_crop)
+        for h in net.classes:
             outs[h].append(probs[h])
-    return {h: (torch.cat(v).numpy() if v else np.zeros((0, len(HEADS[h])), np.float32)) for h, v in outs.items()}
+    return {h: (torch.cat(v).numpy() if v else np.zeros((0, len(net.classes[h])), np.float32))
+            for h, v in outs.items()}
 
 
 def evaluate_frame_cnn(model_name: str, net: FrameCNN, eval_sets: Sequence[tuple[str, str, str, FaceSet]],
-                       prep: Preprocessing, ten_crop_options: Sequence[bool] = (False, True)
-                       ) -> tuple[list[dict], dict]:
+                       prep: Preprocessing, ten_crop_options: Sequence[bool]) -> tuple[list[dict], dict]:
     """Metrics rows and confusion-matrix figures per (data set, split, framing, crop mode) and attribute.
 
     ``eval_sets`` holds (dataset, split, framing, faces); an attribute is reported where the set labels it.
@@ -132,7 +125,7 @@ def evaluate_frame_cnn(model_name: str, net: FrameCNN, eval_sets: Sequence[tuple
         for tc in ten_crop_options:
             probs = predict_heads(net, faces.images, prep, ten_crop=tc)
             variant = f"{framing}/{'ten_crop' if tc else 'centre_crop'}"
-            for head, classes in HEADS.items():
+            for head, classes in net.classes.items():
                 labels = faces.labels[head]
                 if not (labels >= 0).any():
                     continue
@@ -198,9 +191,9 @@ def train_svm_members(features: Mapping[str, Mapping[str, list[np.ndarray]]], se
     masks = _masks(table)
     members = {}
     for model_name, by_variant in features.items():
-        variants = [v for v in cfg.get("train_variants", ["original"]) if v in by_variant]
+        variants = [v for v in cfg["train_variants"] if v in by_variant]
         agg = {v: np.stack([aggregate(f) for f in by_variant[v]]) for v in by_variant}
-        for norm in cfg.get("normalisations", NORMALISATIONS):
+        for norm in cfg["normalisations"]:
             X = {v: normalise_video(a, norm) for v, a in agg.items()}
 
             def fit(train_mask, C=None):
@@ -208,16 +201,14 @@ def train_svm_members(features: Mapping[str, Mapping[str, list[np.ndarray]]], se
                 yt = np.concatenate([y[train_mask]] * len(variants))
                 gt = np.concatenate([groups[train_mask]] * len(variants))
                 if C is None:
-                    return fit_linear_svm(Xt, yt, gt, cfg.get("Cs", (0.01, 0.1, 1, 10, 100)), cfg.get("cv", 5), seed)
-                from sklearn.svm import LinearSVC
-                return LinearSVC(C=C, dual="auto", max_iter=20000, random_state=seed,
-                                 class_weight="balanced").fit(Xt, yt), None
+                    return fit_linear_svm(Xt, yt, gt, cfg["Cs"], cfg["cv"], seed)
+                return linear_svc(seed, C).fit(Xt, yt), None
 
             svm, search = fit(masks["train"])
             C = float(search.best_params_["C"])
             probs = svm_probabilities(full_decision(svm, X["original"], len(EMOTIONS)))
             oof = np.full_like(probs, np.nan)
-            for f in _cv_folds(table, cfg.get("cv_folds", 10)):
+            for f in _cv_folds(table, cfg["cv_folds"]):
                 test = (table["fold"] == f).to_numpy()
                 fold_svm, _ = fit(~test, C)
                 oof[test] = svm_probabilities(full_decision(fold_svm, X["original"][test], len(EMOTIONS)))
@@ -266,21 +257,18 @@ def fit_lstm(features: Mapping[str, list[np.ndarray]], y: np.ndarray, train_mask
              seed: int = 0) -> SequenceLSTM:
     """Train one LSTM on the training sequences' clips (all augmented variants), validate on val clips."""
     pl.seed_everything(seed, workers=True)
-    length, stride, pad = cfg.get("clip_length", 16), cfg.get("clip_stride", 8), cfg.get("pad", "loop")
+    length, stride, pad = cfg["clip_length"], cfg["clip_stride"], cfg["pad"]
     idx = np.flatnonzero(train_mask)
     xs, ys = [], []
-    for v in [v for v in cfg.get("train_variants", ["original"]) if v in features]:
+    for v in [v for v in cfg["train_variants"] if v in features]:
         c, owner = _clips([features[v][i] for i in idx], length, stride, pad)
         xs.append(c)
         ys.append(y[idx][owner])
     X, Y = np.concatenate(xs), np.concatenate(ys)
-    counts = np.bincount(Y, minlength=len(EMOTIONS)).astype(float)
-    w = np.where(counts > 0, np.maximum(counts, 1) ** -cfg.get("class_weight_power", 0.5), 0)
-    w = (w / ((w * counts).sum() / counts.sum())).tolist()
-    module = LSTMModule(X.shape[-1], hidden, len(EMOTIONS), cfg.get("dropout", 0.3), cfg.get("lr", 1e-3),
-                        cfg.get("weight_decay", 1e-4), w)
-    train_dl = DataLoader(TensorDataset(torch.from_numpy(X), torch.from_numpy(Y)), batch_size=cfg.get("batch_size", 32),
-                          shuffle=True)
+    w = class_weights([Y], len(EMOTIONS), cfg["class_weight_power"]).tolist()
+    module = LSTMModule(X.shape[-1], hidden, len(EMOTIONS), cfg["dropout"], cfg["lr"], cfg["weight_decay"], w)
+    train_dl = DataLoader(TensorDataset(torch.from_numpy(X), torch.from_numpy(Y)), batch_size=cfg["batch_size"],
+                          shuffle=True, generator=torch.Generator().manual_seed(seed))
     val_dl = None
     if val_mask is not None and val_mask.any():
         vidx = np.flatnonzero(val_mask)
@@ -288,8 +276,9 @@ def fit_lstm(features: Mapping[str, list[np.ndarray]], y: np.ndarray, train_mask
         val_dl = DataLoader(TensorDataset(torch.from_numpy(vc), torch.from_numpy(y[vidx][vo])), batch_size=256)
     if run is not None:
         run.log_params({"hidden": hidden, "seed": seed, "train_clips": len(X), **dict(cfg)})
-    trainer = _trainer({**cfg, "limit_train_batches": None, "limit_val_batches": None},
-                       run.lightning_logger() if run is not None else False, [], workdir)
+    trainer_cfg = {**cfg, "max_steps": None, "max_time": None, "limit_train_batches": None,
+                   "limit_val_batches": None, "gradient_clip_val": None}
+    trainer = _trainer(trainer_cfg, run.lightning_logger() if run is not None else False, [], workdir)
     trainer.fit(module, train_dl, val_dl)
     return module.net.eval()
 
@@ -300,23 +289,23 @@ def train_lstm_members(features: Mapping[str, Mapping[str, list[np.ndarray]]], s
     table = sequences.table
     y = table["label"].to_numpy()
     masks = _masks(table)
-    length, stride, pad = cfg.get("clip_length", 16), cfg.get("clip_stride", 8), cfg.get("pad", "loop")
+    length, stride, pad = cfg["clip_length"], cfg["clip_stride"], cfg["pad"]
     members = {}
     for model_name, by_variant in features.items():
-        for hidden in cfg.get("hidden_sizes", [128]):
+        for hidden in cfg["hidden_sizes"]:
             name = f"lstm{hidden}_{model_name}"
             with run_factory(name) as run:
                 net = fit_lstm(by_variant, y, masks["train"], masks["val"], hidden, cfg, run, workdir / name, seed)
                 probs = lstm_sequence_probs(net, by_variant["original"], length, stride, pad)
                 oof = np.full_like(probs, np.nan)
-                cv_cfg = {**cfg, "max_epochs": cfg.get("cv_max_epochs", cfg.get("max_epochs", 1)), "progress_bar": False}
-                for f in _cv_folds(table, cfg.get("cv_folds", 10)):
+                cv_cfg = {**cfg, "max_epochs": cfg["cv_max_epochs"], "progress_bar": False}
+                for f in _cv_folds(table, cfg["cv_folds"]):
                     test = (table["fold"] == f).to_numpy()
                     fold_net = fit_lstm(by_variant, y, ~test, None, hidden, cv_cfg, None, workdir / f"{name}_cv", seed)
                     test_feats = [by_variant["original"][i] for i in np.flatnonzero(test)]
                     oof[test] = lstm_sequence_probs(fold_net, test_feats, length, stride, pad)
                 members[name] = {"kind": "lstm", "frame_model": model_name, "hidden": int(hidden), "net": net,
-                                 "in_fusion": int(hidden) == int(cfg.get("fusion_hidden", 128)),
+                                 "in_fusion": int(hidden) == int(cfg["fusion_hidden"]),
                                  "probs": probs, "oof": oof, "run": run}
     return members
 

@@ -53,6 +53,11 @@ def normalise(v: np.ndarray, how: str) -> np.ndarray:
     raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {how!r}")
 
 
+def linear_svc(seed: int, C: float = 1.0) -> LinearSVC:
+    """The CNN branch's classifier: a class-balanced linear SVM (one-vs-rest)."""
+    return LinearSVC(C=C, dual="auto", max_iter=20000, random_state=seed, class_weight="balanced")
+
+
 def fit_linear_svm(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None,
                    Cs: Sequence[float] = (0.01, 0.1, 1.0, 10.0, 100.0), folds: int = 5, seed: int = 0):
     """LinearSVC with C chosen by k-fold cross-validation (grouped by subject when groups are given).
@@ -67,7 +72,7 @@ def fit_linear_svm(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = Non
         per_class = np.bincount(y)[np.bincount(y) > 0].min() if len(y) else 0
         k = max(2, min(folds, int(per_class))) if n_min else 2
         cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    search = GridSearchCV(LinearSVC(dual="auto", max_iter=20000, random_state=seed, class_weight="balanced"),
+    search = GridSearchCV(linear_svc(seed),
                           {"C": list(Cs)}, cv=cv, scoring="accuracy", n_jobs=1, error_score=0.0)
     search.fit(X, y)
     return search.best_estimator_, search

@@ -13,7 +13,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(nodes.train_frame_cnns,
                  inputs=["fer2013_faces", "fer2013_pixels", "utkface_faces", "utkface_pixels", "utkface_mtcnn_pixels",
                          "ckplus_faces", "ckplus_pixels", "rafdb_faces", "rafdb_pixels", "params:face_models",
-                         "params:data_engineering.fer2013.exclude_blank"],
+                         "params:data_engineering.age_groups", "params:data_engineering.fer2013.exclude_blank"],
                  outputs=["frame_cnn_models", "frame_cnn_metrics", "frame_cnn_confusion_matrices"],
                  name="train_frame_cnns"),
             Node(nodes.build_emotion_sequences,
@@ -30,7 +30,9 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(nodes.assemble_predictor,
                  inputs=["frame_cnn_models", "cnn_branch", "lstm_branch", "video_fusion", "params:face_models"],
                  outputs="face_attribute_predictor", name="save_face_attribute_predictor"),
-            Node(nodes.log_summary, inputs=["frame_cnn_metrics", "video_branch_metrics"],
+            Node(nodes.summarise_face_models, inputs=["frame_cnn_metrics", "video_branch_metrics"],
                  outputs="face_models_summary", name="summarise_face_models"),
+            Node(nodes.face_models_metrics, inputs="face_models_summary", outputs="face_models_metrics",
+                 name="collect_face_models_metrics"),
         ]
     )

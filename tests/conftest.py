@@ -104,7 +104,7 @@ def project_copy(tmp_path) -> Path:
 def kedro_run(project: Path, datasets: str | Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """``kedro run --env fast ARGS`` as a user runs it, in ``project`` (a copy), reading the data sets in
     ``datasets``; the copy's own package is imported, so its paths (mlflow.db, caches) stay inside it."""
-    env = {**os.environ, "HYBRID_DATASETS_DIR": str(datasets), "KEDRO_DISABLE_TELEMETRY": "true",
+    env = {**os.environ, "HYBRID_DATASETS_DIR": str(datasets), "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "400",
            "MLFLOW_SKIP_PIP_REQUIREMENTS_CHECK": "true",
            "PYTHONPATH": os.pathsep.join(p for p in [str(project / "src"), os.environ.get("PYTHONPATH")] if p)}
     return subprocess.run([sys.executable, "-m", "kedro", "run", "--env", "fast", *args], cwd=project, env=env,

@@ -11,6 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from hybrid_recommender.errors import InputDataError
+from hybrid_recommender.io.sources import DataSource
 from hybrid_recommender.pipelines.data_engineering import nodes
 from tests.conftest import kedro_run, require_shared
 from tests.data_engineering.builders import corrupt_member, rafdb_tree, tar_folder, write_files, zip_folder
@@ -133,11 +135,9 @@ def test_a_refused_data_set_stops_the_run_when_no_other_gives_its_labels(tmp_pat
               "ckplus": {"folds": 2, "split_fractions": {"train": 1.0}}}
     utk = write_files(tmp_path / "utkface", {"crop_part1/readme.txt": b"no faces"})
     ck = write_files(tmp_path / "ckplus48", {"CK+48/readme.txt": b"no frames"})
-    from hybrid_recommender.io.sources import DataSource
-
     fer = zip_folder(write_files(tmp_path / "fer_src", {"x.txt": b"1"}), tmp_path / "fer2013.zip")
     inventory = nodes.data_set_inventory(params, DataSource(fer), DataSource(utk), DataSource(ck), None, None)
     _, _, ck_skips = nodes.ckplus_faces(DataSource(ck), inventory, params)  # FER2013 still gives emotions
     assert ck_skips["reason"].str.startswith("data set refused: ").all() and len(ck_skips) == 1
-    with pytest.raises(Exception, match="no UTKFace images found"):
+    with pytest.raises(InputDataError, match="no UTKFace images found"):
         nodes.utkface_faces(DataSource(utk), inventory, params)

@@ -7,6 +7,7 @@ tests never write into the checkout's data/, mlflow.db or mlruns/.
 import os
 import shutil
 import subprocess
+import tarfile
 
 import pandas as pd
 import pytest
@@ -79,7 +80,7 @@ def test_data_engineering_runs_on_the_real_data_and_writes_the_report(project_co
     assert total[("movielens", "ratings")] == 100_000 and total[("movielens", "users")] == 943
     utkface = pd.read_parquet(project_copy / "data" / "03_primary" / "utkface_faces.parquet")
     skips = pd.read_csv(reporting / "ingestion_skips.csv")
-    with __import__("tarfile").open(shared / "utkface_crop_part1.tar.gz") as tf:
+    with tarfile.open(shared / "utkface_crop_part1.tar.gz") as tf:
         images = sum(m.isfile() and m.name.endswith(".jpg") for m in tf)
     # Every UTKFace image is a face or a counted skip, whatever the copy.
     assert len(utkface) + (skips["dataset"] == "utkface").sum() == images

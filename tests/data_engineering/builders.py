@@ -40,19 +40,33 @@ def write_files(root: Path, files: dict[str, bytes]) -> Path:
     return root
 
 
-def zip_folder(folder: Path, target: Path) -> Path:
-    with zipfile.ZipFile(target, "w") as zf:
+def zip_folder(folder: Path, target: Path, stored: bool = False) -> Path:
+    """Zip of a folder's files, and of its folders (as entries of their own) when they hold nothing."""
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(folder.rglob("*")):
-            if path.is_file():
+            if path.is_file() or (path.is_dir() and not any(path.iterdir())):
                 zf.write(path, path.relative_to(folder).as_posix())
     return target
 
 
+def corrupt_member(archive: Path, member: str) -> None:
+    """Flip one byte inside a stored member's data, so that only its CRC check fails."""
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo(member)
+    data = bytearray(archive.read_bytes())
+    name_len, extra_len = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little"), \
+        int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    start = info.header_offset + 30 + name_len + extra_len
+    data[start + info.compress_size // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+
+
 def tar_folder(folder: Path, target: Path) -> Path:
+    """tar.gz of a folder's files, and of its folders (as members of their own) when they hold nothing."""
     with tarfile.open(target, "w:gz") as tf:
         for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                tf.add(path, path.relative_to(folder).as_posix())
+            if path.is_file() or (path.is_dir() and not any(path.iterdir())):
+                tf.add(path, path.relative_to(folder).as_posix(), recursive=False)
     return target
 
 
@@ -109,3 +123,10 @@ def real_face_bgr(shared: Path, index: int = 0, size: int = 160) -> np.ndarray:
                     return cv2.resize(image, (size, size))
                 seen += 1
     raise AssertionError("no UTKFace image in the shared archive")
+
+
+def member_reasons(skips, source) -> dict[str, str]:
+    """Skip reasons keyed by member name: skip rows name the archive or folder too, ``where('')`` is that prefix."""
+    prefix = source.where("")
+    assert skips["file"].str.startswith(prefix).all(), skips["file"].tolist()
+    return {f[len(prefix):]: r for f, r in zip(skips["file"], skips["reason"])}

@@ -6,7 +6,7 @@ from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest import movielens
 from hybrid_recommender.ingest.movielens import GENRES, read_movielens
 from hybrid_recommender.io.sources import DataSource
-from tests.data_engineering.builders import write_files
+from tests.data_engineering.builders import member_reasons, write_files
 
 pytestmark = []
 
@@ -100,3 +100,51 @@ def test_download_rejects_a_checksum_mismatch(tmp_path, monkeypatch):
     with pytest.raises(InputDataError, match="MD5"):
         movielens.download_movielens(tmp_path)
     assert not (tmp_path / "ml-100k.zip").exists()
+
+
+def test_a_bad_line_costs_only_itself_with_the_line_number_of_the_file(tmp_path):
+    data = (b"1\t1\t5\t881250949\n"
+            b"\n"                                  # line 2: blank, not a record, numbering goes on
+            b"1\t2\t4\t881250949\t extra\n"        # line 3: 5 fields (was a pandas ParserError for the whole file)
+            b"2\t1\t3\t891717742\n"
+            b"9\t1\t3\t891717742\n"                # line 5: user 9 is not in u.user
+            b"2\t7\t3\t891717742\n"                # line 6: item 7 is not in u.item
+            b"1\t1\t2\t881250999\n"                # line 7: user 1 rated item 1 again
+            b"2\t2\t1\t891717742\n")
+    source = tiny_movielens(tmp_path, data)
+    ratings, _, _, skips = read_movielens(source)
+    assert ratings[["user_id", "item_id", "rating"]].values.tolist() == [[1, 1, 5], [2, 1, 3], [2, 2, 1]]
+    reasons = member_reasons(skips, source)
+    assert reasons == {
+        "u.data:3": "expected 4 tab-separated fields, got 5: '1\\t2\\t4\\t881250949\\t extra'",
+        "u.data:5": "user 9 not in u.user",
+        "u.data:6": "item 7 not in u.item",
+        "u.data:7": "duplicate rating of the same item by the same user: kept the first line",
+    }
+
+
+def test_bad_user_and_movie_lines_are_counted_and_an_unknown_gender_is_kept_and_counted(tmp_path):
+    users = USERS + b"3|33|X|writer|10001\n4|forty|M|writer|10001\n1|50|F|doctor|10002\n5|20|M|writer\n"
+    items = ITEMS + ITEMS.splitlines(keepends=True)[0] + b"3|Broken|01-Jan-1995||url|1|0\n"
+    source = DataSource(write_files(tmp_path / "ml-100k", {
+        "u.data": b"1\t1\t5\t881250949\n3\t2\t4\t881250949\n", "u.user": users, "u.item": items,
+        "u.genre": GENRE_FILE}))
+    ratings, users_table, movies, skips = read_movielens(source)
+    assert len(ratings) == 2  # user 3's rating is kept: only the gender is unknown
+    assert users_table.set_index("user_id")["gender"].to_dict() == {1: "male", 2: "female", 3: "unknown"}
+    assert movies["item_id"].tolist() == [1, 2]
+    reasons = member_reasons(skips, source)
+    assert reasons == {
+        "u.user:3": "gender 'X' is neither M nor F: user kept with gender unknown",
+        "u.user:4": "expected a user id >= 1 and an age 1-120, got '4', 'forty'",
+        "u.user:5": "duplicate user id: kept the first line",
+        "u.user:6": "expected 5 '|'-separated fields, got 4: '5|20|M|writer'",
+        "u.item:3": "duplicate item id: kept the first line",
+        "u.item:4": "expected 24 '|'-separated fields, got 7: '3|Broken|01-Jan-1995||url|1|0'",
+    }
+
+
+def test_a_mistyped_datasets_folder_is_not_created_by_the_download(tmp_path):
+    with pytest.raises(InputDataError, match="not a folder, so MovieLens 100K cannot be downloaded into it"):
+        movielens.download_movielens(tmp_path / "no" / "such")
+    assert not (tmp_path / "no").exists()

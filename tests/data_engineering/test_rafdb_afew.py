@@ -9,7 +9,8 @@ from hybrid_recommender.ingest.rafdb import parse_manual_attributes, read_rafdb
 from hybrid_recommender.io.sources import DataSource
 from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES as EDGES, DEFAULT_AGE_GROUPS as GROUPS
 from tests.conftest import require_shared
-from tests.data_engineering.builders import face_video_frames, rafdb_tree, real_face_bgr, write_avi, zip_folder
+from tests.data_engineering.builders import face_video_frames, member_reasons, rafdb_tree, real_face_bgr, write_avi, \
+    zip_folder
 
 AFEW_CFG = {"image_size": 64, "max_frames_per_clip": 8, "mtcnn_thresholds": [0.5, 0.6, 0.6], "mtcnn_margin": 24}
 
@@ -23,6 +24,7 @@ def test_rafdb_basic_layout_gives_emotion_gender_and_raf_age_group(tmp_path):
     (root / "Image/aligned/train_00002_aligned.jpg").unlink()      # listed but missing
     with open(root / "EmoLabel/list_patition_label.txt", "a") as f:
         f.write("train_00003.jpg 9\n")                              # label outside 1..7
+        f.write("train_00001.jpg 3\n")                              # listed again, with another label
     for source in (DataSource(root), DataSource(zip_folder(root, tmp_path / "basic.zip"))):
         table = read_rafdb(source, 64, EDGES, GROUPS)
         index = table.index
@@ -33,9 +35,11 @@ def test_rafdb_basic_layout_gives_emotion_gender_and_raf_age_group(tmp_path):
         assert index["split"].tolist() == ["test", "train"]
         assert index["age_group"].isna().all()   # RAF's bins straddle the paper's: not guessed
         assert table.pixels.shape == (2, 64, 64, 3)
-        reasons = " | ".join(table.skips["reason"])
-        assert "aligned image listed in the label file is missing" in reasons
-        assert "<label 1-7>" in reasons
+        reasons = member_reasons(table.skips, source)
+        assert reasons["Image/aligned/train_00002_aligned.jpg"] == "aligned image listed in the label file is missing"
+        assert "<label 1-7>" in reasons["EmoLabel/list_patition_label.txt:4"]
+        assert reasons["EmoLabel/list_patition_label.txt:5"] == "duplicate listing of an image: kept the first, line 1"
+        assert len(reasons) == 3
 
 
 def test_rafdb_manual_attribute_file_is_validated():
@@ -68,6 +72,8 @@ def afew_tree(tmp_path_factory) -> Path:
     full = write_avi(root / "Train_AFEW/Angry/000004.avi", face_video_frames(real_face_bgr(shared, 2), 5))
     full.write_bytes(full.read_bytes()[:300])   # truncated: header only
     write_avi(root / "Train_AFEW/Bored/000005.avi", blank)
+    write_avi(root / "Train_AFEW/Sad/000001.avi", blank)   # clip 000001 again, under another emotion
+    (root / "Val_AFEW/Sad/000007.avi").mkdir()             # a folder where a clip should be
     return root
 
 
@@ -81,8 +87,10 @@ def test_afew_clips_become_main_face_crops_with_counted_skips(afew_tree, tmp_pat
     assert index.loc[index["sequence_id"] == "val/sad/000002", "frame_index"].tolist() == [0, 1, 2, 3]
     assert index.loc[index["sequence_id"] == "val/surprise/000006", "frame_index"].tolist() == [0, 2]
     assert table.pixels.shape == (12, 64, 64, 3) and table.pixels.std() > 10
-    reasons = table.skips.set_index("file")["reason"].to_dict()
+    reasons = member_reasons(table.skips, DataSource(afew_tree))
     assert reasons["Train_AFEW/Angry/000004.avi"].startswith("unreadable or truncated video")
+    assert reasons["Train_AFEW/Sad/000001.avi"] == "duplicate clip: kept the first in path order, in Train_AFEW/Happy/"
+    assert reasons["Val_AFEW/Sad/000007.avi"] == "a folder, not a file"
     assert "unknown emotion folder 'Bored'" in reasons["Train_AFEW/Bored/000005.avi"]
     assert sum("no face detected" in r for r in reasons.values()) == 4   # three blank frames + the look-away
     assert "Val_AFEW/Surprise/000006.avi#frame1" in reasons

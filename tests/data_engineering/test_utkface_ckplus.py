@@ -4,8 +4,9 @@ from hybrid_recommender.ingest.ckplus import read_ckplus
 from hybrid_recommender.ingest.utkface import parse_utkface_name, read_utkface
 from hybrid_recommender.io.sources import DataSource
 from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES as EDGES, DEFAULT_AGE_GROUPS as GROUPS
-from tests.conftest import require_shared
-from tests.data_engineering.builders import jpeg_bytes, pattern, png_bytes, tar_folder, write_files
+from tests.conftest import is_known_copy, require_shared
+from tests.data_engineering.builders import jpeg_bytes, member_reasons, pattern, png_bytes, tar_folder, write_files, \
+    zip_folder
 
 SPLITS = {"train": 0.8, "val": 0.1, "test": 0.1}
 
@@ -47,9 +48,14 @@ def test_utkface_tree_resizes_bins_ages_and_counts_skips(tmp_path):
 @pytest.mark.real_data
 def test_real_utkface_part1_skips_its_malformed_name_and_splits_by_rule():
     archive = require_shared("utkface_crop_part1.tar.gz") / "utkface_crop_part1.tar.gz"
-    first = read_utkface(DataSource(archive), 32, SPLITS, EDGES, GROUPS)
-    assert len(first.index) == 7_738 and first.pixels.shape == (7_738, 32, 32, 3)
-    assert first.skips["file"].tolist() == ["crop_part1/61_3_20170109150557335.jpg.chip.jpg"]
+    source = DataSource(archive)
+    first = read_utkface(source, 32, SPLITS, EDGES, GROUPS)
+    images = [n for n in source.names() if n.endswith(".jpg")]
+    # any copy: every image is a face or a counted skip, and part 1's malformed name is among the skips
+    assert len(first.index) + len(first.skips) == len(images) and first.pixels.shape == (len(first.index), 32, 32, 3)
+    assert "crop_part1/61_3_20170109150557335.jpg.chip.jpg" in member_reasons(first.skips, source)
+    if is_known_copy("utkface_crop_part1.tar.gz"):  # the shared four fifths of part 1
+        assert len(first.index) == 7_738 and len(first.skips) == 1
     assert set(first.index["gender"].astype(str)) == {"male", "female"}
     assert first.index["age_group"].notna().all()
     fractions = first.index["split"].value_counts(normalize=True)
@@ -87,3 +93,40 @@ def test_real_ckplus_sequences_and_subject_independent_splits():
     assert (index.groupby("subject")["split"].nunique() == 1).all()
     assert (index.groupby("subject")["fold"].nunique() == 1).all()
     assert set(index["fold"]) == set(range(10))
+
+
+def test_the_same_utkface_name_in_crop_part1_and_utkface_is_one_face_and_a_counted_duplicate(tmp_path):
+    name = "30_1_2_20170110224238892.jpg.chip.jpg"
+    folder = write_files(tmp_path / "src", {
+        f"crop_part1/{name}": jpeg_bytes(pattern(1, 200, 3)),
+        "crop_part1/10_0_0_20170110224238891.jpg.chip.jpg": jpeg_bytes(pattern(2, 200, 3)),
+        f"UTKFace/{name}": jpeg_bytes(pattern(3, 200, 3)),
+    })
+    (folder / "crop_part1/40_0_0_20170110224238893.jpg.chip.jpg").mkdir()  # a folder where an image should be
+    for source in (DataSource(folder), DataSource(tar_folder(folder, tmp_path / "utk.tar.gz")),
+                   DataSource(zip_folder(folder, tmp_path / "utk.zip"))):
+        table = read_utkface(source, 64, SPLITS, EDGES, GROUPS)
+        # sorted path order: UTKFace/ before crop_part1/, so UTKFace/'s copy is the one kept
+        assert table.index["source_file"].tolist() == [f"UTKFace/{name}",
+                                                       "crop_part1/10_0_0_20170110224238891.jpg.chip.jpg"]
+        assert table.index["face_id"].is_unique
+        assert member_reasons(table.skips, source) == {
+            "crop_part1/40_0_0_20170110224238893.jpg.chip.jpg": "a folder, not a file",
+            f"crop_part1/{name}": "duplicate file name: kept the first in path order, in UTKFace/"}
+
+
+def test_the_same_ckplus_frame_in_two_emotion_folders_is_kept_once_and_counted(tmp_path):
+    folder = write_files(tmp_path / "ck", {
+        "CK+48/anger/S010_004_00000017.png": png_bytes(pattern(1)),
+        "CK+48/sadness/S010_004_00000017.png": png_bytes(pattern(1)),
+        "CK+48/sadness/S011_002_00000009.png": png_bytes(pattern(2)),
+    })
+    (folder / "CK+48/happy").mkdir()
+    (folder / "CK+48/happy/S012_001_00000005.png").symlink_to(folder / "missing.png")  # a broken link
+    source = DataSource(folder)
+    table = read_ckplus(source, 10, {"train": 1.0}, EDGES, GROUPS)
+    assert table.index["source_file"].tolist() == ["CK+48/anger/S010_004_00000017.png",
+                                                   "CK+48/sadness/S011_002_00000009.png"]
+    assert member_reasons(table.skips, source) == {
+        "CK+48/happy/S012_001_00000005.png": "a broken link, not a file",
+        "CK+48/sadness/S010_004_00000017.png": "duplicate frame name: kept the first in path order, in CK+48/anger/"}

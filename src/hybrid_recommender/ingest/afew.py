@@ -16,9 +16,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from hybrid_recommender.errors import InputDataError
-from hybrid_recommender.ingest.common import FaceTable, SkipLog
+from hybrid_recommender.ingest.common import FaceTable, SkipLog, first_of_each
 from hybrid_recommender.ingest.faces import face_index
-from hybrid_recommender.ingest.images import stack_faces
+from hybrid_recommender.ingest.images import count_entries_that_are_not_files, stack_faces
 from hybrid_recommender.io.sources import DataSource
 from hybrid_recommender.labels import canonical_emotion
 
@@ -65,7 +65,8 @@ def _clip_faces(source: DataSource, name: str, data: bytes, cfg: dict, aligner_f
 
 
 def read_afew(source: DataSource, cfg: dict, edges, labels) -> FaceTable:
-    skips = SkipLog("afew")
+    skips = SkipLog("afew", source)
+    count_entries_that_are_not_files(source, skips, VIDEO_SUFFIXES)
     wanted = {}
     for name in source.names():
         parts = PurePosixPath(name).parts
@@ -83,6 +84,8 @@ def read_afew(source: DataSource, cfg: dict, edges, labels) -> FaceTable:
         wanted[name] = (SPLITS[split_dir], emotion, PurePosixPath(file_name).stem)
     if not wanted:
         raise InputDataError(f"{source.path}: no AFEW clips found; expected {LAYOUT}.")
+    # A clip is named by its split and number: the same clip twice (two formats, two emotions) is one clip.
+    wanted = first_of_each(wanted, lambda _, v: f"{v[0]}/{v[2]}", "clip", skips)
     aligner = None
 
     def aligner_factory():
@@ -94,7 +97,8 @@ def read_afew(source: DataSource, cfg: dict, edges, labels) -> FaceTable:
         return aligner
 
     records, crops = [], []
-    for name, data in tqdm(source.iter_files(wanted), total=len(wanted), desc="AFEW clips (MTCNN)", unit="clip"):
+    for name, data in tqdm(source.iter_files(wanted, on_error=skips.add), total=len(wanted),
+                           desc="AFEW clips (MTCNN)", unit="clip"):
         split, emotion, clip = wanted[name]
         faces = _clip_faces(source, name, data, cfg, aligner_factory)
         if int(faces["frames"]) == 0:

@@ -9,9 +9,10 @@ import re
 from pathlib import PurePosixPath
 
 from hybrid_recommender.errors import InputDataError
-from hybrid_recommender.ingest.common import FaceTable, SkipLog
+from hybrid_recommender.ingest.common import FaceTable, SkipLog, first_of_each
 from hybrid_recommender.ingest.faces import face_index
-from hybrid_recommender.ingest.images import IMAGE_SUFFIXES, decoded_images, stable_split, stack_faces
+from hybrid_recommender.ingest.images import IMAGE_SUFFIXES, count_entries_that_are_not_files, decoded_images, \
+    stable_split, stack_faces
 from hybrid_recommender.io.sources import DataSource
 from hybrid_recommender.labels import canonical_emotion
 
@@ -20,7 +21,8 @@ NAME_PATTERN = re.compile(r"^(?P<subject>S\d+)_(?P<sequence>\d+)_(?P<frame>\d+)\
 
 
 def read_ckplus(source: DataSource, folds: int, split_fractions: dict, edges, labels) -> FaceTable:
-    skips = SkipLog("ckplus")
+    skips = SkipLog("ckplus", source)
+    count_entries_that_are_not_files(source, skips)
     wanted = {}
     for name in source.names():
         parts = PurePosixPath(name).parts
@@ -43,6 +45,8 @@ def read_ckplus(source: DataSource, folds: int, split_fractions: dict, edges, la
     if not wanted:
         raise InputDataError(f"{source.path}: no CK+48 images found; expected CK+48/<emotion>/S<subject>_<seq>_"
                              "<frame>.png")
+    # S<subject>_<seq>_<frame>.png names one frame: in two emotion folders it is one face with two labels.
+    wanted = first_of_each(wanted, lambda name, _: PurePosixPath(name).name.upper(), "frame name", skips)
     subjects = sorted({v[1] for v in wanted.values()})
     fold_of = {s: i % folds for i, s in enumerate(subjects)}
     records, images = [], []

@@ -6,17 +6,18 @@ PublicTest_* and PrivateTest_* files; they are told apart by their names.
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import PurePosixPath
 
 import numpy as np
-import pandas as pd
 from tqdm.auto import tqdm
 
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.common import FaceTable, SkipLog
 from hybrid_recommender.ingest.faces import face_index
-from hybrid_recommender.ingest.images import IMAGE_SUFFIXES, decoded_images, is_blank, stack_faces
+from hybrid_recommender.ingest.images import IMAGE_SUFFIXES, count_entries_that_are_not_files, decoded_images, \
+    is_blank, stack_faces
 from hybrid_recommender.io.sources import DataSource
 from hybrid_recommender.labels import FER2013_CSV_LABELS, canonical_emotion
 
@@ -38,7 +39,8 @@ def _split_of_image(folder: str, file_name: str) -> str | None:
 
 
 def _read_folders(source: DataSource, names: list[str], edges, labels) -> FaceTable:
-    skips = SkipLog("fer2013")
+    skips = SkipLog("fer2013", source)
+    count_entries_that_are_not_files(source, skips)
     wanted = {}
     for name in names:
         parts = PurePosixPath(name).parts
@@ -60,6 +62,8 @@ def _read_folders(source: DataSource, names: list[str], edges, labels) -> FaceTa
         wanted[name] = (emotion, split)
     if not wanted:
         raise InputDataError(f"{source.path}: no face images found; expected {LAYOUT}.")
+    # No duplicate rule here: the Kaggle names are not unique (two different faces are both Training_8475486.jpg,
+    # in angry/ and surprise/), so a face is its full path, as in face_id.
     records, images = [], []
     for name, (emotion, split), image in decoded_images(source, wanted, 1, SIZE, skips, "FER2013 images"):
         records.append({"face_id": f"fer2013/{name}", "source_file": name, "split": split, "emotion": emotion,
@@ -68,39 +72,56 @@ def _read_folders(source: DataSource, names: list[str], edges, labels) -> FaceTa
     return FaceTable(face_index(records, "fer2013", edges, labels), stack_faces(images, SIZE, 1), skips.frame())
 
 
-def _read_csv(source: DataSource, member: str, edges, labels) -> FaceTable:
-    skips = SkipLog("fer2013")
-    where = f"{source.path}" if source.kind == "file" else f"{source.path}!{member}"
+def _pixels(text: str) -> tuple[np.ndarray | None, str | None]:
+    """48x48x1 uint8 from the csv's space-separated pixel string, or (None, the first thing wrong with it)."""
+    values = text.split()
+    if len(values) != SIZE * SIZE:
+        return None, f"pixels: expected {SIZE * SIZE} integers 0-255, got {len(values)} values"
     try:
-        table = pd.read_csv(io.BytesIO(source.read(member)), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputDataError(f"{where}: not a readable CSV ({exc}); expected columns emotion,pixels,Usage.") from exc
-    missing = {"emotion", "pixels", "Usage"} - set(table.columns)
+        image = np.asarray(values, dtype=np.int64)
+        if image.min() >= 0 and image.max() <= 255:
+            return image.astype(np.uint8).reshape(SIZE, SIZE, 1), None
+    except ValueError:
+        pass
+    position, value = next((i, v) for i, v in enumerate(values, start=1) if not v.isdigit() or int(v) > 255)
+    return None, f"pixels: value {position} is {value[:20]!r}, expected an integer 0-255"
+
+
+def _read_csv(source: DataSource, member: str, edges, labels) -> FaceTable:
+    """Row by row, so that one malformed row (an extra comma, a bad pixel) costs only itself."""
+    skips = SkipLog("fer2013", source)
+    where = source.where(member)
+    text = source.read(member).decode("utf-8", errors="replace")
+    rows = csv.reader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in next(rows, [])]
+    missing = {"emotion", "pixels", "Usage"} - set(header)
     if missing:
         raise InputDataError(f"{where}: expected columns emotion,pixels,Usage; missing {sorted(missing)}.")
+    column = {name: header.index(name) for name in ("emotion", "pixels", "Usage")}
     records, images = [], []
-    for row_no, row in enumerate(tqdm(table.itertuples(index=False), total=len(table), desc="FER2013 csv",
-                                      unit="row"), start=2):
-        file = f"{where}:{row_no}"
-        label = FER2013_CSV_LABELS.get(int(row.emotion)) if row.emotion.strip().isdigit() else None
+    for fields in tqdm(rows, desc="FER2013 csv", unit="row"):
+        line = rows.line_num
+        if not any(f.strip() for f in fields):
+            continue  # a blank line holds no record
+        if len(fields) != len(header):
+            skips.add(member, f"expected {len(header)} comma-separated fields ({','.join(header)}), got "
+                              f"{len(fields)}", line)
+            continue
+        emotion, pixels, usage = (fields[column[c]].strip() for c in ("emotion", "pixels", "Usage"))
+        label = FER2013_CSV_LABELS.get(int(emotion)) if emotion.isdigit() else None
         if label is None:
-            skips.add(file, f"emotion {row.emotion!r} not in 0..6")
+            skips.add(member, f"emotion {emotion!r} not in 0..6", line)
             continue
-        split = USAGE_SPLITS.get(row.Usage.strip())
+        split = USAGE_SPLITS.get(usage)
         if split is None:
-            skips.add(file, f"Usage {row.Usage!r} not one of Training, PublicTest, PrivateTest")
+            skips.add(member, f"Usage {usage!r} not one of Training, PublicTest, PrivateTest", line)
             continue
-        values = row.pixels.split()
-        if len(values) != SIZE * SIZE or not all(v.isdigit() for v in values):
-            skips.add(file, f"pixels: expected {SIZE * SIZE} integers 0-255, got {len(values)} values")
+        image, reason = _pixels(pixels)
+        if image is None:
+            skips.add(member, reason, line)
             continue
-        image = np.asarray(values, dtype=np.int64)
-        if image.max() > 255:
-            skips.add(file, "pixels: values above 255")
-            continue
-        image = image.astype(np.uint8).reshape(SIZE, SIZE, 1)
-        records.append({"face_id": f"fer2013/csv/{row_no}", "source_file": file, "split": split, "emotion": label,
-                        "is_blank": is_blank(image)})
+        records.append({"face_id": f"fer2013/csv/{line}", "source_file": f"{member}:{line}", "split": split,
+                        "emotion": label, "is_blank": is_blank(image)})
         images.append(image)
     return FaceTable(face_index(records, "fer2013", edges, labels), stack_faces(images, SIZE, 1), skips.frame())
 

@@ -41,12 +41,19 @@ def decoded_images(source: "DataSource", wanted: Mapping[str, Any], channels: in
                    skips: "SkipLog", desc: str) -> Iterator[tuple[str, Any, np.ndarray]]:
     """(member name, its entry in ``wanted``, image) for every wanted member that decodes; the others are
     recorded in ``skips`` with the reason. Shows progress."""
-    for name, data in tqdm(source.iter_files(wanted), total=len(wanted), desc=desc, unit="img"):
+    for name, data in tqdm(source.iter_files(wanted, on_error=skips.add), total=len(wanted), desc=desc, unit="img"):
         image, reason = decode_image(data, channels=channels, size=size)
         if image is None:
             skips.add(name, reason)
             continue
         yield name, wanted[name], image
+
+
+def count_entries_that_are_not_files(source: "DataSource", skips: "SkipLog",
+                                     suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> None:
+    """Count entries named like an image (or video) that are a folder, a broken link or a special file."""
+    for name, what in source.not_files(suffixes).items():
+        skips.add(name, f"{what}, not a file")
 
 
 def stack_faces(images: list[np.ndarray], size: int, channels: int) -> np.ndarray:

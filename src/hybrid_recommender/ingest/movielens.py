@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from hybrid_recommender.errors import InputDataError
@@ -40,78 +38,141 @@ def _member_map(source: DataSource) -> dict[str, str]:
             found[base] = name
     missing = [f for f in FILES if f not in found]
     if missing:
+        not_files = {n.split("/")[-1]: f"{n} is {what}" for n, what in source.not_files(FILES).items()}
+        odd = "".join(f" ({not_files[f]}, not a file)" for f in missing if f in not_files)
         raise InputDataError(
             f"{source.path}: expected the MovieLens 100K layout ml-100k/{{{','.join(FILES)}}}; "
-            f"missing {', '.join(missing)}. {HOW_TO_GET}."
+            f"missing {', '.join(missing)}{odd}. {HOW_TO_GET}."
         )
     return found
 
 
-def _parse_ratings(raw: bytes, where: str, skips: SkipLog) -> pd.DataFrame:
-    text = raw.decode("latin-1")
-    lines = text.splitlines()
-    first = next((ln for ln in lines if ln.strip()), "")
-    if len(first.split("\t")) != 4:
-        raise InputDataError(
-            f"{where}: expected 4 tab-separated integer fields per line (user id, item id, rating 1-5, "
-            f"unix timestamp); line 1 has {len(first.split(chr(9)))} field(s): {first[:60]!r}."
-        )
-    frame = pd.read_csv(io.StringIO(text), sep="\t", header=None, names=["user_id", "item_id", "rating", "timestamp"],
-                        dtype=str, keep_default_na=False)
-    numeric = frame.apply(pd.to_numeric, errors="coerce")
-    integral = numeric.notna().all(axis=1) & (numeric.fillna(0) % 1 == 0).all(axis=1)
-    in_range = numeric["rating"].between(1, 5)
-    for line_no in np.flatnonzero(~(integral & in_range)):
-        row = frame.iloc[line_no]
-        reason = ("rating outside 1-5" if integral.iloc[line_no] else "expected 4 integer fields")
-        skips.add(f"{where}:{line_no + 1}", f"{reason}: {'|'.join(row.astype(str))[:60]}")
-    ratings = numeric[integral & in_range].astype("int64").reset_index(drop=True)
+def _lines(raw: bytes, sep: str, count: int, member: str, skips: SkipLog) -> list[tuple[int, list[str]]]:
+    """(line number, fields) of every non-blank line with ``count`` fields; the others are counted skips.
+
+    Line numbers are those of the file, blank lines included, so a skip row points at the right line.
+    """
+    kept = []
+    for line_no, text in enumerate(raw.decode("latin-1").splitlines(), start=1):
+        if not text.strip():
+            continue
+        fields = text.split(sep)
+        if len(fields) != count:
+            name = "tab" if sep == "\t" else repr(sep)
+            skips.add(member, f"expected {count} {name}-separated fields, got {len(fields)}: {text[:60]!r}", line_no)
+            continue
+        kept.append((line_no, fields))
+    return kept
+
+
+def _integers(fields: list[str]) -> list[int] | None:
+    try:
+        return [int(f) for f in fields]
+    except ValueError:
+        return None
+
+
+def _parse_ratings(raw: bytes, member: str, where: str, skips: SkipLog) -> pd.DataFrame:
+    """user_id, item_id, rating (int8), timestamp, and the line each came from."""
+    rows = []
+    for line_no, fields in _lines(raw, "\t", 4, member, skips):
+        values = _integers(fields)
+        if values is None:
+            skips.add(member, f"expected 4 integer fields: {'|'.join(fields)[:60]}", line_no)
+        elif not 1 <= values[2] <= 5:
+            skips.add(member, f"rating outside 1-5: {'|'.join(fields)[:60]}", line_no)
+        else:
+            rows.append((*values, line_no))
+    if not rows:
+        first = next((ln for ln in raw.decode("latin-1").splitlines() if ln.strip()), "")
+        raise InputDataError(f"{where}: expected 4 tab-separated integer fields per line (user id, item id, rating "
+                             f"1-5, unix timestamp); no line has them (first line: {first[:60]!r}).")
+    ratings = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp", "line"], dtype="int64")
     ratings["rating"] = ratings["rating"].astype("int8")
     return ratings
 
 
-def _parse_users(raw: bytes, where: str) -> pd.DataFrame:
-    users = pd.read_csv(io.BytesIO(raw), sep="|", header=None, encoding="latin-1",
-                        names=["user_id", "age", "gender", "occupation", "zip_code"], dtype={"zip_code": str})
-    if users["user_id"].isna().any() or not pd.api.types.is_integer_dtype(users["age"]):
+def _parse_users(raw: bytes, member: str, where: str, skips: SkipLog) -> pd.DataFrame:
+    rows, seen = [], {}
+    for line_no, (user_id, age, gender, occupation, zip_code) in _lines(raw, "|", 5, member, skips):
+        ids = _integers([user_id, age])
+        if ids is None or ids[0] < 1 or not 1 <= ids[1] <= 120:
+            skips.add(member, f"expected a user id >= 1 and an age 1-120, got {user_id!r}, {age!r}", line_no)
+            continue
+        if ids[0] in seen:
+            skips.add(member, "duplicate user id: kept the first line", line_no)
+            continue
+        seen[ids[0]] = line_no
+        if gender not in ("M", "F"):
+            # Kept: the user's ratings are good; only the gender is unknown. Counted so it is not silent.
+            skips.add(member, f"gender {gender!r} is neither M nor F: user kept with gender unknown", line_no)
+        rows.append((*ids, {"M": "male", "F": "female"}.get(gender, "unknown"), occupation, zip_code))
+    if not rows:
         raise InputDataError(f"{where}: expected pipe-separated 'user id|age|gender|occupation|zip code' lines.")
-    users["gender"] = users["gender"].map({"M": "male", "F": "female"}).fillna("unknown")
-    return users
+    users = pd.DataFrame(rows, columns=["user_id", "age", "gender", "occupation", "zip_code"])
+    return users.astype({"user_id": "int64", "age": "int64"})
 
 
-def _parse_movies(raw: bytes, where: str) -> pd.DataFrame:
+def _parse_movies(raw: bytes, member: str, where: str, skips: SkipLog) -> pd.DataFrame:
     columns = ["item_id", "title", "release_date", "video_release_date", "imdb_url", *GENRES]
-    movies = pd.read_csv(io.BytesIO(raw), sep="|", header=None, encoding="latin-1", names=columns)
-    flags = movies[list(GENRES)]
-    if flags.isna().any().any() or not flags.isin([0, 1]).all().all():
+    rows, seen = [], set()
+    for line_no, fields in _lines(raw, "|", len(columns), member, skips):
+        item = _integers(fields[:1])
+        flags = _integers(fields[5:])
+        if item is None or item[0] < 1 or flags is None or not set(flags) <= {0, 1}:
+            skips.add(member, "expected an item id >= 1 and 19 genre flags 0/1", line_no)
+            continue
+        if item[0] in seen:
+            skips.add(member, "duplicate item id: kept the first line", line_no)
+            continue
+        seen.add(item[0])
+        rows.append((item[0], fields[1], fields[2], fields[4] or None, *flags))
+    if not rows:
         raise InputDataError(f"{where}: expected 24 pipe-separated fields per movie, the last 19 genre flags 0/1.")
-    movies[list(GENRES)] = flags.astype("int8")
+    movies = pd.DataFrame(rows, columns=[c for c in columns if c != "video_release_date"])
+    movies = movies.astype({"item_id": "int64", **{g: "int8" for g in GENRES}})
     movies["release_date"] = pd.to_datetime(movies["release_date"], format="%d-%b-%Y", errors="coerce")
-    return movies.drop(columns="video_release_date")
+    return movies
 
 
 def read_movielens(source: DataSource) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Ratings, users, movies and the skipped rating lines of MovieLens 100K."""
+    """Ratings, users, movies and the skipped lines of MovieLens 100K.
+
+    Bad lines are counted skips, each with its file and line; ratings of a user or movie that is not
+    listed, and repeated ratings of the same movie by the same user (the first is kept), too.
+    """
     members = _member_map(source)
     raw = dict(source.iter_files(members.values()))
-    skips = SkipLog("movielens")
-    where = {base: f"{source.path}/{name}" if source.kind == "dir" else f"{source.path}!{name}"
-             for base, name in members.items()}
-    ratings = _parse_ratings(raw[members["u.data"]], where["u.data"], skips)
-    users = _parse_users(raw[members["u.user"]], where["u.user"])
-    movies = _parse_movies(raw[members["u.item"]], where["u.item"])
+    skips = SkipLog("movielens", source)
+    where = {base: source.where(name) for base, name in members.items()}
+    ratings = _parse_ratings(raw[members["u.data"]], members["u.data"], where["u.data"], skips)
+    users = _parse_users(raw[members["u.user"]], members["u.user"], where["u.user"], skips)
+    movies = _parse_movies(raw[members["u.item"]], members["u.item"], where["u.item"], skips)
     genre_names = [ln.split("|")[0] for ln in raw[members["u.genre"]].decode("latin-1").splitlines() if ln.strip()]
     if tuple(genre_names) != GENRES:
         raise InputDataError(f"{where['u.genre']}: expected the 19 MovieLens genres {list(GENRES)}, got {genre_names}.")
-    unknown = ~ratings["user_id"].isin(users["user_id"]) | ~ratings["item_id"].isin(movies["item_id"])
-    for line in ratings[unknown].itertuples():
-        skips.add(where["u.data"], f"user {line.user_id} or item {line.item_id} not in u.user/u.item")
-    return ratings[~unknown].reset_index(drop=True), users, movies, skips.frame()
+    known_user = ratings["user_id"].isin(users["user_id"])
+    known_item = ratings["item_id"].isin(movies["item_id"])
+    for line in ratings[~known_user | ~known_item].itertuples():
+        missing = f"user {line.user_id} not in u.user" if not known_user[line.Index] else \
+            f"item {line.item_id} not in u.item"
+        skips.add(members["u.data"], missing, line.line)
+    ratings = ratings[known_user & known_item]
+    repeated = ratings.duplicated(["user_id", "item_id"], keep="first")
+    for line in ratings.loc[repeated, "line"]:
+        skips.add(members["u.data"], "duplicate rating of the same item by the same user: kept the first line", line)
+    ratings = ratings[~repeated].drop(columns="line").reset_index(drop=True)
+    return ratings, users, movies, skips.frame()
 
 
 def download_movielens(target_dir: Path, url: str = DOWNLOAD_URL, timeout: float = 30.0) -> Path:
-    """Download ml-100k.zip from GroupLens and verify it against the MD5 GroupLens publishes beside it."""
-    target_dir.mkdir(parents=True, exist_ok=True)
+    """Download ml-100k.zip from GroupLens into ``target_dir`` and verify it against the MD5 GroupLens publishes.
+
+    ``target_dir`` must exist: the user's data folder is never created, so a mistyped path is not hidden.
+    """
+    if not target_dir.is_dir():
+        raise InputDataError(f"{target_dir}: not a folder, so MovieLens 100K cannot be downloaded into it. "
+                             f"{HOW_TO_GET}.")
     target = target_dir / "ml-100k.zip"
     try:
         with urllib.request.urlopen(url + ".md5", timeout=timeout) as resp:

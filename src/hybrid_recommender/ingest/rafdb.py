@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.common import FaceTable, SkipLog
 from hybrid_recommender.ingest.faces import face_index
-from hybrid_recommender.ingest.images import decoded_images, stack_faces
+from hybrid_recommender.ingest.images import count_entries_that_are_not_files, decoded_images, stack_faces
 from hybrid_recommender.io.sources import DataSource, strip_prefix
 from hybrid_recommender.labels import RAFDB_AGE_GROUPS, RAFDB_GENDERS, RAFDB_LABELS
 
@@ -34,36 +34,41 @@ def parse_manual_attributes(text: str) -> tuple[dict | None, str | None]:
 
 
 def read_rafdb(source: DataSource, image_size: int, edges, labels) -> FaceTable:
-    skips = SkipLog("rafdb")
+    skips = SkipLog("rafdb", source)
+    count_entries_that_are_not_files(source, skips)
     names = source.names()
     rel = {strip_prefix(n, "EmoLabel") or strip_prefix(n, "Image") or strip_prefix(n, "Annotation"): n for n in names}
     rel.pop(None, None)
     if LABEL_FILE not in rel:
         raise InputDataError(f"{source.path}: expected {LAYOUT}; {LABEL_FILE} not found.")
     label_lines = source.read(rel[LABEL_FILE]).decode("utf-8", errors="replace").splitlines()
-    wanted, attributes = {}, {}
+    wanted, attributes, listed_at = {}, {}, {}
     for line_no, line in enumerate(label_lines, start=1):
         if not line.strip():
             continue
         fields = line.split()
-        where = f"{LABEL_FILE}:{line_no}"
+        label_file = rel[LABEL_FILE]
         if len(fields) != 2 or not fields[1].isdigit() or int(fields[1]) not in RAFDB_LABELS:
-            skips.add(where, f"expected '<name>.jpg <label 1-7>', got {line.strip()[:50]!r}")
+            skips.add(label_file, f"expected '<name>.jpg <label 1-7>', got {line.strip()[:50]!r}", line_no)
             continue
         stem = PurePosixPath(fields[0]).stem
+        if stem in listed_at:
+            skips.add(label_file, f"duplicate listing of an image: kept the first, line {listed_at[stem]}", line_no)
+            continue
+        listed_at[stem] = line_no
         image = f"Image/aligned/{stem}_aligned.jpg"
         if image not in rel:
             skips.add(image, "aligned image listed in the label file is missing")
             continue
         split = "train" if stem.startswith("train") else "test" if stem.startswith("test") else None
         if split is None:
-            skips.add(where, f"name {fields[0]!r} starts with neither train nor test")
+            skips.add(label_file, f"name {fields[0]!r} starts with neither train nor test", line_no)
             continue
         wanted[rel[image]] = (stem, RAFDB_LABELS[int(fields[1])], split)
         attributes[rel.get(f"Annotation/manual/{stem}_manu_attri.txt")] = stem
     attributes.pop(None, None)
     manual = {}
-    for name, data in source.iter_files(attributes):
+    for name, data in source.iter_files(attributes, on_error=skips.add):
         parsed, reason = parse_manual_attributes(data.decode("utf-8", errors="replace"))
         if parsed is None:
             skips.add(name, f"manual attributes unreadable, face kept without gender/age: {reason}")

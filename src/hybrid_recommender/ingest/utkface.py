@@ -10,9 +10,10 @@ import re
 from pathlib import PurePosixPath
 
 from hybrid_recommender.errors import InputDataError
-from hybrid_recommender.ingest.common import FaceTable, SkipLog
+from hybrid_recommender.ingest.common import FaceTable, SkipLog, first_of_each
 from hybrid_recommender.ingest.faces import face_index
-from hybrid_recommender.ingest.images import IMAGE_SUFFIXES, decoded_images, stable_split, stack_faces
+from hybrid_recommender.ingest.images import IMAGE_SUFFIXES, count_entries_that_are_not_files, decoded_images, \
+    stable_split, stack_faces
 from hybrid_recommender.io.sources import DataSource
 
 NAME_PATTERN = re.compile(r"^(?P<age>\d{1,3})_(?P<gender>\d)_(?P<race>\d)_(?P<stamp>\d+)\.jpg(\.chip\.jpg)?$")
@@ -33,7 +34,8 @@ def parse_utkface_name(file_name: str) -> tuple[dict | None, str | None]:
 
 
 def read_utkface(source: DataSource, image_size: int, split_fractions: dict, edges, labels) -> FaceTable:
-    skips = SkipLog("utkface")
+    skips = SkipLog("utkface", source)
+    count_entries_that_are_not_files(source, skips)
     wanted = {}
     for name in source.names():
         file_name = PurePosixPath(name).name
@@ -50,6 +52,8 @@ def read_utkface(source: DataSource, image_size: int, split_fractions: dict, edg
     if not wanted:
         raise InputDataError(f"{source.path}: no UTKFace images found; expected crop_part1/ or UTKFace/ with files "
                              "named [age]_[gender]_[race]_[datetime].jpg.chip.jpg")
+    # The file name is the face's id (and carries its labels): the same name twice is one face.
+    wanted = first_of_each(wanted, lambda name, _: PurePosixPath(name).name, "file name", skips)
     records, images = [], []
     for name, labels_, image in decoded_images(source, wanted, 3, image_size, skips, "UTKFace images"):
         file_name = PurePosixPath(name).name

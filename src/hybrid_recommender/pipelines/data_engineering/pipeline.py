@@ -8,7 +8,8 @@ FACE_SETS = tuple(nodes.FACE_SETS)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    # Face readers take the inventory so the required-sets check runs (and fails fast) before them.
+    # Every reader takes the inventory, so that its checks (datasets folder, writable outputs, a readable set
+    # for each kind of label) run, and fail fast, before anything is read or written.
     face_nodes = [
         Node(
             getattr(nodes, f"{name}_faces"),
@@ -23,8 +24,9 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(nodes.data_set_inventory,
                  inputs=["params:data_engineering", *(f"{n}_source" for n in FACE_SETS)],
-                 outputs="data_set_inventory", name="take_data_set_inventory", tags=["faces"]),
-            Node(nodes.movielens_tables, inputs=["movielens_100k_source", "params:data_engineering"],
+                 outputs="data_set_inventory", name="take_data_set_inventory", tags=["faces", "movielens"]),
+            Node(nodes.movielens_tables,
+                 inputs=["movielens_100k_source", "data_set_inventory", "params:data_engineering"],
                  outputs=["movielens_ratings", "movielens_users", "movielens_movies", "movielens_skips"],
                  name="read_movielens_tables", tags=["movielens"]),
             *face_nodes,

@@ -145,7 +145,12 @@ class RunInterruptHooks:
             return
         interrupt = _find(error, RunInterrupted)
         if self._run_id is not None:
-            self._mark_killed(self._run_id)
+            try:
+                self._mark_killed(self._run_id)
+            except Exception as exc:  # noqa: BLE001 - never hide the interrupt behind a tracking error
+                log.warning("could not mark MLflow run %s as KILLED (%s); kedro-mlflow marked it FAILED",
+                            self._run_id, exc)
+                return
             if interrupt is not None:
                 interrupt.mlflow_run_id = self._run_id
 

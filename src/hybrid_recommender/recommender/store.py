@@ -234,8 +234,9 @@ def _folder(path: str | Path, marker: str) -> Path:
         raise InputDataError(f"{path}: not found; {expected}: {_HOW_TO_WRITE}")
     if not (path / marker).is_file():
         other = INDEX_FILE if marker == META_FILE else META_FILE
-        hint = (f"; it holds {'several recommenders: use load_recommenders' if other == INDEX_FILE else 'one recommender: use load_recommender'}"
-                if (path / other).is_file() else "")
+        holds = ("several recommenders: use load_recommenders" if other == INDEX_FILE
+                 else "one recommender: use load_recommender")
+        hint = f"; it holds {holds}" if (path / other).is_file() else ""
         raise InputDataError(f"{path}: {expected}, but {marker} is missing{hint}")
     return path
 
@@ -246,7 +247,8 @@ def _read_meta(file: Path) -> dict:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputDataError(f"{file}: expected the JSON description of saved recommenders ({exc})") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise InputDataError(f"{file}: expected format {FORMAT!r}, found {meta.get('format') if isinstance(meta, dict) else meta!r}")
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise InputDataError(f"{file}: expected format {FORMAT!r}, found {found!r}")
     if meta.get("format_version") != FORMAT_VERSION:
         raise InputDataError(f"{file}: format version {meta.get('format_version')!r} is not the supported "
                              f"version {FORMAT_VERSION}; {_HOW_TO_WRITE} again with this version of the project")

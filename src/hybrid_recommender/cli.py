@@ -29,19 +29,8 @@ logging.getLogger("kedro.framework.project").addFilter(_WithoutLoggingFileNotice
 from kedro.framework.cli.project import run as kedro_run  # noqa: E402
 
 from hybrid_recommender.errors import InputDataError  # noqa: E402
-from hybrid_recommender.hooks import RunInterrupted, end_active_runs  # noqa: E402
+from hybrid_recommender.hooks import RunInterrupted, end_active_runs, find_error  # noqa: E402
 from hybrid_recommender.paths import PROJECT_ROOT  # noqa: E402
-
-
-def find_error(exc: BaseException | None, kind: type[BaseException]) -> BaseException | None:
-    """The exception of type ``kind`` behind ``exc`` (Kedro wraps dataset errors), if any."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, kind):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
 
 
 def find_input_error(exc: BaseException | None) -> InputDataError | None:

@@ -143,7 +143,7 @@ class RunInterruptHooks:
         self._remember_run()
         if self._signum is None:
             return
-        interrupt = _find(error, RunInterrupted)
+        interrupt = find_error(error, RunInterrupted)
         if self._run_id is not None:
             try:
                 self._mark_killed(self._run_id)
@@ -168,7 +168,8 @@ class RunInterruptHooks:
         log.warning("MLflow run %s recorded as KILLED (%s)", run_id, signal.Signals(self._signum).name)
 
 
-def _find(exc: BaseException | None, kind: type[BaseException]) -> Any:
+def find_error(exc: BaseException | None, kind: type[BaseException]) -> Any:
+    """The exception of type ``kind`` behind ``exc`` (Kedro wraps dataset errors), if any."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, kind):

@@ -1,18 +1,8 @@
-"""``python -m hybrid_recommender``: runs the project like ``kedro run``."""
+"""``python -m hybrid_recommender``: the ``hybrid-recommender`` command (``run``, ...)."""
 
-import sys
-from pathlib import Path
+from hybrid_recommender.cli import main
 
-from kedro.framework.cli.utils import find_run_command
-from kedro.framework.project import configure_project
-
-
-def main(*args, **kwargs):
-    package_name = Path(__file__).parent.name
-    configure_project(package_name)
-    run = find_run_command(package_name)
-    return run(*args, **kwargs)
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

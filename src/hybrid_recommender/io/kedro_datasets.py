@@ -1,4 +1,8 @@
-"""The project's Kedro datasets: raw data sets as downloaded, and memory-mapped pixel arrays."""
+"""The project's Kedro datasets: raw data sets as downloaded, memory-mapped pixel arrays, fitted recommenders.
+
+Writes go to a temporary name that replaces the target only when complete, and is removed on failure (an
+interrupted run leaves old or new complete files, never a partial or temporary one).
+"""
 
 from __future__ import annotations
 
@@ -53,11 +57,47 @@ class NpyArrayDataset(AbstractDataset[np.ndarray, np.ndarray]):
     def save(self, data: np.ndarray) -> None:
         self._filepath.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._filepath.with_suffix(".tmp.npy")
-        np.save(tmp, np.ascontiguousarray(data), allow_pickle=False)
-        tmp.replace(self._filepath)
+        try:
+            np.save(tmp, np.ascontiguousarray(data), allow_pickle=False)
+            tmp.replace(self._filepath)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def _exists(self) -> bool:
         return self._filepath.exists()
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "mmap": self._mmap}
+
+
+class RecommenderDataset(AbstractDataset):
+    """One fitted recommender as a folder of data (JSON + parquet, see recommender/store.py), loaded without pickle.
+
+    ``many: true`` holds a dict of recommenders by name (one subfolder each).
+    """
+
+    def __init__(self, filepath: str, many: bool = False, metadata: dict[str, Any] | None = None):
+        self._filepath = Path(filepath)
+        self._many = bool(many)
+        self.metadata = metadata
+
+    def load(self) -> Any:
+        from hybrid_recommender.recommender import store
+
+        return store.load_recommenders(self._filepath) if self._many else store.load_recommender(self._filepath)
+
+    def save(self, data: Any) -> None:
+        from hybrid_recommender.recommender import store
+
+        if self._many:
+            store.save_recommenders(data, self._filepath)
+        else:
+            store.save_recommender(data, self._filepath)
+
+    def _exists(self) -> bool:
+        from hybrid_recommender.recommender import store
+
+        return (self._filepath / (store.INDEX_FILE if self._many else store.META_FILE)).is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "many": self._many}

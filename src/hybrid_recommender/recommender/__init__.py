@@ -1,16 +1,21 @@
 """Recommenders for a viewer's (age group, gender, emotion), usable without Kedro.
 
->>> import pickle
->>> rec = pickle.load(open("data/06_models/hybrid_recommender.pkl", "rb"))      # doctest: +SKIP
+>>> rec = load_recommender("data/06_models/hybrid_recommender")                 # doctest: +SKIP
 >>> rec.recommend(Viewer(age=30, gender="female", emotion="sad"), n=10)         # doctest: +SKIP
+
+Fitted recommenders are saved as data (rankings as parquet, explanations as JSON; store.py) and loaded
+without pickle.
 """
 
 from hybrid_recommender.recommender.base import Ranking, Recommendation, Recommender, Viewer
 from hybrid_recommender.recommender.baselines import DemographicSVD, GlobalSVD, GroupPopularity, RandomRecommender
 from hybrid_recommender.recommender.hybrid import HybridRecommender, favoured_cluster
+from hybrid_recommender.recommender.store import (StoredRecommender, load_recommender, load_recommenders,
+                                                  save_recommender, save_recommenders)
 
 __all__ = ["DemographicSVD", "GlobalSVD", "GroupPopularity", "HybridRecommender", "RandomRecommender", "Ranking",
-           "Recommendation", "Recommender", "Viewer", "favoured_cluster", "build_recommenders"]
+           "Recommendation", "Recommender", "StoredRecommender", "Viewer", "build_recommenders", "favoured_cluster",
+           "load_recommender", "load_recommenders", "save_recommender", "save_recommenders"]
 
 
 def build_recommenders(params: dict, affinity: dict, age_bins: dict | None = None) -> dict[str, Recommender]:

@@ -154,9 +154,14 @@ class HybridRecommender(Recommender):
                        np.concatenate([np.full(len(p[0]), c, dtype=np.int64) for c, p in zip(order, parts)]))
 
     def _explain_picked(self, ranking: Ranking, picked: np.ndarray) -> dict:
-        favoured = ranking.explanation["favoured_cluster"]
-        others = sorted({int(c) for c in ranking.sources[picked] if c != favoured})
-        if others:
-            return {"topped_up_from_clusters": others,
-                    "topped_up_cluster_top_genres": {c: self.cluster_genres.get(c, "") for c in others}}
-        return {}
+        return topped_up_explanation(ranking, picked, self.cluster_genres)
+
+
+def topped_up_explanation(ranking: Ranking, picked: np.ndarray, cluster_genres: Mapping[int, str]) -> dict:
+    """The clusters (and their genres) a list was topped up from, beyond the favoured one; {} when none."""
+    favoured = ranking.explanation["favoured_cluster"]
+    others = sorted({int(c) for c in ranking.sources[picked] if c != favoured})
+    if others:
+        return {"topped_up_from_clusters": others,
+                "topped_up_cluster_top_genres": {c: cluster_genres.get(c, "") for c in others}}
+    return {}

@@ -7,7 +7,7 @@ import logging
 
 import pandas as pd
 
-from hybrid_recommender.recommender import HybridRecommender, Recommender, Viewer, build_recommenders
+from hybrid_recommender.recommender import Recommender, Viewer, build_recommenders
 from hybrid_recommender.recommender.affinity import affinity_table
 from hybrid_recommender.recommender.base import GENDERS
 from hybrid_recommender.recommender.evaluation import compare_recommenders, split_ratings
@@ -38,7 +38,7 @@ def fitted_recommenders(train: pd.DataFrame, users: pd.DataFrame, movies: pd.Dat
     return recs
 
 
-def hybrid_recommender(recommenders: dict[str, Recommender], params: dict) -> HybridRecommender:
+def hybrid_recommender(recommenders: dict[str, Recommender], params: dict) -> Recommender:
     """The configured hybrid recommender (method, stance), saved on its own for real-time use."""
     return recommenders[f"hybrid_{params['hybrid']['method']}"]
 
@@ -72,7 +72,7 @@ def _group_rows(rec: Recommender, movies: pd.DataFrame, n: int, stance: str | No
     return rows
 
 
-def group_recommendations(hybrid: HybridRecommender, movies: pd.DataFrame, params: dict) -> pd.DataFrame:
+def group_recommendations(hybrid: Recommender, movies: pd.DataFrame, params: dict) -> pd.DataFrame:
     """The hybrid's ranked top-N list with its explanation for every (age group, gender, emotion) group and
     every listed affinity stance (one row per listed movie)."""
     rows = []

@@ -1,0 +1,191 @@
+"""Kedro hooks: an interrupted run (SIGINT / Ctrl-C, SIGTERM) is recorded as interrupted.
+
+Without them a Ctrl-C surfaces as a KeyboardInterrupt that Kedro's error hooks never see (MLflow's exit handler
+then marks the run FINISHED), and SIGTERM kills the process mid-write (the run stays RUNNING, temporary files
+stay). With them, during a run:
+
+- the first SIGINT or SIGTERM raises :class:`RunInterrupted` (an ``Exception``, so Kedro's ``on_node_error`` /
+  ``on_pipeline_error`` hooks run) at once, or, while a dataset is being saved, as soon as that save is done:
+  every output file is the old or the new complete one, never a partial one;
+- ``on_pipeline_error`` (after kedro-mlflow has ended its run as FAILED) marks the run, and its still-running
+  nested runs, KILLED;
+- a second signal stops at once, even mid-save (dataset writes clean their temporary files on failure).
+
+The project CLI (cli.py) prints the interrupt as one line and exits with 128 + the signal number.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+from kedro.framework.hooks import hook_impl
+
+log = logging.getLogger(__name__)
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class RunInterrupted(Exception):
+    """The run was stopped by a signal before the pipeline finished."""
+
+    def __init__(self, signum: int, mlflow_run_id: str | None = None):
+        super().__init__(signum)
+        self.signum = int(signum)
+        self.mlflow_run_id = mlflow_run_id
+
+    def __str__(self) -> str:
+        run = f"; MLflow run {self.mlflow_run_id} recorded as KILLED" if self.mlflow_run_id else ""
+        return (f"run interrupted by {signal.Signals(self.signum).name} before the pipeline finished{run}. "
+                f"Outputs already saved are kept (each file complete); run again to rebuild the rest.")
+
+
+def end_active_runs(status: str = "KILLED") -> list[str]:
+    """End every MLflow run still active in this thread with ``status``; the ids of the runs ended."""
+    if "mlflow" not in sys.modules:           # nothing was tracked (and importing mlflow costs seconds)
+        return []
+    import mlflow
+
+    ended = []
+    while (run := mlflow.active_run()) is not None:
+        ended.append(run.info.run_id)
+        mlflow.end_run(status)
+    return ended
+
+
+class RunInterruptHooks:
+    """Turns SIGINT/SIGTERM during a Kedro run into :class:`RunInterrupted` and the MLflow run into KILLED."""
+
+    def __init__(self) -> None:
+        self._previous: dict[int, Any] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        self._signum: int | None = None
+        self._saving = 0
+        self._run_id: str | None = None
+        self._tracking_uri: str | None = None
+
+    # --- signal handling ----------------------------------------------------------------------------------
+    def _install(self) -> None:
+        if self._previous or threading.current_thread() is not threading.main_thread():
+            return                                  # signal handlers can only be set from the main thread
+        for sig in SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._on_signal)
+
+    def _restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self._signum is not None:               # a second signal: stop now
+            raise RunInterrupted(signum)
+        self._signum = signum
+        if self._saving:
+            log.warning("%s received: stopping once the dataset being saved is complete",
+                        signal.Signals(signum).name)
+            return
+        raise RunInterrupted(signum)
+
+    def _raise_if_interrupted(self) -> None:
+        """Raise a pending interrupt (deferred by a save, or swallowed by a node's broad ``except``)."""
+        if self._signum is not None and not self._saving:
+            raise RunInterrupted(self._signum)
+
+    # --- hooks --------------------------------------------------------------------------------------------
+    @hook_impl(tryfirst=True)                      # before kedro-mlflow starts its run
+    def before_pipeline_run(self, run_params: dict, pipeline: Any, catalog: Any) -> None:
+        self._reset()
+        self._install()
+
+    def _remember_run(self) -> None:
+        if self._run_id is None and "mlflow" in sys.modules:
+            import mlflow
+
+            run = mlflow.active_run()
+            if run is not None:
+                self._run_id, self._tracking_uri = run.info.run_id, mlflow.get_tracking_uri()
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        self._remember_run()
+        self._raise_if_interrupted()
+
+    @hook_impl
+    def after_node_run(self, node: Any) -> None:
+        self._raise_if_interrupted()
+
+    @hook_impl
+    def before_dataset_loaded(self, dataset_name: str) -> None:
+        self._raise_if_interrupted()
+
+    @hook_impl
+    def before_dataset_saved(self, dataset_name: str) -> None:
+        self._raise_if_interrupted()
+        self._saving += 1
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str) -> None:
+        self._saving -= 1
+        self._raise_if_interrupted()
+
+    @hook_impl(trylast=True)
+    def after_pipeline_run(self) -> None:
+        self._restore()
+
+    @hook_impl(trylast=True)                       # after kedro-mlflow has ended its run as FAILED
+    def on_pipeline_error(self, error: Exception) -> None:
+        self._restore()
+        self._remember_run()
+        if self._signum is None:
+            return
+        interrupt = find_error(error, RunInterrupted)
+        if self._run_id is not None:
+            try:
+                self._mark_killed(self._run_id)
+            except Exception as exc:  # noqa: BLE001 - never hide the interrupt behind a tracking error
+                log.warning("could not mark MLflow run %s as KILLED (%s); kedro-mlflow marked it FAILED",
+                            self._run_id, exc)
+                return
+            if interrupt is not None:
+                interrupt.mlflow_run_id = self._run_id
+
+    def _mark_killed(self, run_id: str) -> None:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(self._tracking_uri)
+        run = client.get_run(run_id)
+        children = client.search_runs([run.info.experiment_id],
+                                      filter_string=f"tags.mlflow.parentRunId = '{run_id}'")
+        client.set_terminated(run_id, "KILLED")
+        for child in children:
+            if child.info.status == "RUNNING":
+                client.set_terminated(child.info.run_id, "KILLED")
+        log.warning("MLflow run %s recorded as KILLED (%s)", run_id, signal.Signals(self._signum).name)
+
+
+def find_error(exc: BaseException | None, kind: type[BaseException]) -> Any:
+    """The exception of type ``kind`` behind ``exc`` (Kedro wraps dataset errors), if any."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+class TorchThreadsHook:
+    """Torch's CPU thread count, set once per run from ``face_models.num_threads`` (the machine may be shared)."""
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        threads = context.params["face_models"]["num_threads"]
+        if threads:   # null: torch's own default (every core)
+            import torch   # here, not at import: `kedro --help` need not load torch
+
+            torch.set_num_threads(int(threads))

@@ -68,8 +68,8 @@ def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], 
     workdir = Path(workdir)
     callbacks = list(callbacks)
     ckpt = None
-    if cfg["ema_decay"]:
-        callbacks.append(EMAWeightAveraging(decay=cfg["ema_decay"]))
+    if cfg["ema_decay"]:   # averaging starts after the warm-up, so early random weights do not linger in it
+        callbacks.append(EMAWeightAveraging(decay=cfg["ema_decay"], update_starting_at_step=cfg["ema_start_step"]))
     elif data.val_sets:
         ckpt = ModelCheckpoint(dirpath=workdir / "checkpoints", filename=f"{backbone}-best", monitor="val/loss",
                                mode="min", save_top_k=1, enable_version_counter=False)

@@ -21,7 +21,7 @@ from hybrid_recommender.face_models import make_heads
 from hybrid_recommender.face_models.data import Sequences, build_sequences, face_set
 from hybrid_recommender.face_models.predictor import FaceAttributePredictor
 from hybrid_recommender.face_models.preprocessing import Preprocessing
-from hybrid_recommender.face_models.tracking import child_run
+from hybrid_recommender.face_models.tracking import ChildRun, child_run
 from hybrid_recommender.face_models.training import (
     _masks,
     evaluate_frame_cnn,
@@ -221,6 +221,7 @@ def train_cnn_branch(features: Mapping, sequences: Sequences, params: Mapping) -
             ok = ~np.isnan(m["oof"]).any(1)
             if ok.any():
                 run.log_metrics({"subject_kfold_accuracy": float((m["oof"][ok].argmax(1) == y[ok]).mean())})
+            m["run_id"] = run.run_id   # its confusion matrices are logged here once the fusion step draws them
     return members
 
 
@@ -238,6 +239,7 @@ def train_lstm_branch(features: Mapping, sequences: Sequences, params: Mapping) 
     y = sequences.table["label"].to_numpy()
     for m in members.values():
         run = m.pop("run")
+        m["run_id"] = run.run_id
         run.log_metrics(_member_accuracy(m["probs"], y, sequences.table))
         ok = ~np.isnan(m["oof"]).any(1)
         if ok.any():
@@ -260,6 +262,11 @@ def fuse_branches(cnn_branch: Mapping, lstm_branch: Mapping, sequences: Sequence
         for key, fig in figures.items():
             if any(f"__{k}__" in key for k in ("cnn_branch", "lstm_branch", "fused")):
                 run.log_figure(fig, f"confusion/{key}")
+    for name, member in {**cnn_branch, **lstm_branch}.items():   # each SVM's and LSTM's matrices with its own run
+        member_run = ChildRun(member.get("run_id"))
+        for key, fig in figures.items():
+            if key.startswith(f"video__{name}__"):
+                member_run.log_figure(fig, f"confusion/{key}")
     return spec, pd.DataFrame(rows), figures
 
 

@@ -31,8 +31,9 @@ def _predictor() -> FaceAttributePredictor:
     fusion = {"svm_weights": {"svm_regnetx_002_l2": 0.6, "svm_regnetx_002_minmax": 0.4},
               "lstm_weights": {"lstm128_regnetx_002": 1.0}, "branch_weights": {"cnn_branch": 0.55, "lstm_branch": 0.45}}
     card = {"environment": "test", "validation_accuracy": {"regnetx_002 emotion (centre crop)": 0.25}}
+    framing = {"image_size": 64, "margin": 8, "thresholds": [0.6, 0.7, 0.7]}
     return FaceAttributePredictor(Preprocessing(), make_heads(AGE_GROUPS), {"regnetx_002": net}, {"regnetx_002": 1.0},
-                                  svms, lstms, fusion, framing={"image_size": 64, "margin": 8}, model_card=card)
+                                  svms, lstms, fusion, framing=framing, model_card=card)
 
 
 def test_predictor_round_trips_through_the_catalog_dataset(tmp_path):

@@ -132,9 +132,8 @@ class FaceAttributePredictor:
         if self._aligner is None:
             from hybrid_recommender.faces.detector import FaceAligner
 
-            self._aligner = FaceAligner(image_size=self.framing.get("image_size", 64),
-                                        margin=self.framing.get("margin", 8),
-                                        thresholds=self.framing.get("thresholds", (0.6, 0.7, 0.7)))
+            self._aligner = FaceAligner(image_size=self.framing["image_size"], margin=self.framing["margin"],
+                                        thresholds=self.framing["thresholds"])
         crops, boxes = self._aligner.every_face(frame)
         if not crops:
             return {h: np.zeros((0, len(c))) for h, c in self.heads.items()}, boxes
@@ -194,7 +193,8 @@ class FaceAttributePredictor:
         folder = Path(folder)
         config = json.loads((folder / CONFIG_FILE).read_text())
         if config.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{folder}: predictor format {config.get('format_version')} != {FORMAT_VERSION}")
+            raise ValueError(f"{folder}: predictor format {config.get('format_version')}, this code reads format "
+                             f"{FORMAT_VERSION}; train it again with `kedro run --pipelines face_models`")
         tensors = load_file(str(folder / WEIGHTS_FILE))
 
         def part(prefix):

@@ -52,3 +52,9 @@ cli.add_command(
         short_help=kedro_run.short_help,
     )
 )
+
+
+# --- issue 10 (inference): the `recommend` command; kept apart so the CLI rewrite can register it its own way.
+from hybrid_recommender.inference.cli import recommend  # noqa: E402
+
+cli.add_command(recommend)

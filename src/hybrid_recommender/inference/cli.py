@@ -29,6 +29,14 @@ def inference_parameters(env: str | None = None, conf: Path = PROJECT_ROOT / "co
     return dict(loader["parameters"].get("inference", {}))
 
 
+def _use_threads(n) -> None:
+    # One thread by default: on 2 shared cores a second OpenMP thread made a one-face call ~30x slower.
+    if n:
+        import torch
+
+        torch.set_num_threads(int(n))
+
+
 @click.command(name="recommend")
 @click.option("--input", "-i", "input_", required=True,
               help="An image, a video file, a folder of frames, or a camera index (0, 1, ...).")
@@ -69,6 +77,7 @@ def recommend(input_, as_json, strategy, top_n, detector, blazeface_model, detec
              "movies": "data/03_primary/movielens_movies.parquet", **params.pop("resources", {})}
     given = {"predictor": predictor, "recommender": recommender, "cold_start": cold_start_path, "movies": movies}
     paths.update({k: str(Path(v).resolve()) for k, v in given.items() if v})
+    _use_threads(params.get("num_threads", 1))
     try:
         resources = res.load_resources(paths, PROJECT_ROOT)
         result = recommend_for_input(input_, resources, params, progress=not no_progress and not as_json)

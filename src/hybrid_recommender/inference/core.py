@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "group_strategy": "average",
     "group_pool": 100,
     "stance": None,
+    "num_threads": 1,
     "detector": "mtcnn",
     "detect_every": 5,
     "detect_max_side": 320,

@@ -40,6 +40,10 @@ def batch_recommendations(predictor, recommender, cold_start: dict, movies: pd.D
                           dict(zip(movies["item_id"].astype(int), movies["title"].astype(str))),
                           dict(getattr(predictor, "model_card", None) or {}))
     inputs = _expand(list(params.get("batch_inputs") or []))
+    if inputs and params.get("num_threads"):
+        import torch
+
+        torch.set_num_threads(int(params["num_threads"]))
     results = []
     for i, spec in enumerate(inputs, start=1):
         log.info("inference %d/%d: %s", i, len(inputs), spec)

@@ -40,18 +40,21 @@ def batch_recommendations(predictor, recommender, cold_start: dict, movies: pd.D
                           dict(zip(movies["item_id"].astype(int), movies["title"].astype(str))),
                           dict(getattr(predictor, "model_card", None) or {}))
     inputs = _expand(list(params.get("batch_inputs") or []))
-    if inputs and params.get("num_threads"):
-        import torch
+    import torch
 
-        torch.set_num_threads(int(params["num_threads"]))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(int(params.get("num_threads") or threads))
     results = []
-    for i, spec in enumerate(inputs, start=1):
-        log.info("inference %d/%d: %s", i, len(inputs), spec)
-        try:
-            results.append(recommend_for_input(spec, resources, params, progress=True).to_dict())
-        except InputDataError as exc:
-            log.warning("skipped: %s", exc)
-            results.append({"input": spec, "error": str(exc)})
+    try:
+        for i, spec in enumerate(inputs, start=1):
+            log.info("inference %d/%d: %s", i, len(inputs), spec)
+            try:
+                results.append(recommend_for_input(spec, resources, params, progress=True).to_dict())
+            except InputDataError as exc:
+                log.warning("skipped: %s", exc)
+                results.append({"input": spec, "error": str(exc)})
+    finally:
+        torch.set_num_threads(threads)
     if not inputs:
         log.info("no inference.batch_inputs listed: nothing to recommend for")
     return results

@@ -29,12 +29,14 @@ def inference_parameters(env: str | None = None, conf: Path = PROJECT_ROOT / "co
     return dict(loader["parameters"].get("inference", {}))
 
 
-def _use_threads(n) -> None:
-    # One thread by default: on 2 shared cores a second OpenMP thread made a one-face call ~30x slower.
-    if n:
-        import torch
+def _use_threads(n) -> int:
+    """Set torch's threads (one by default: on 2 shared cores a second OpenMP thread made a one-face call ~30x
+    slower); returns the previous count."""
+    import torch
 
-        torch.set_num_threads(int(n))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(n or previous))
+    return previous
 
 
 @click.command(name="recommend")
@@ -77,12 +79,14 @@ def recommend(input_, as_json, strategy, top_n, detector, blazeface_model, detec
              "movies": "data/03_primary/movielens_movies.parquet", **params.pop("resources", {})}
     given = {"predictor": predictor, "recommender": recommender, "cold_start": cold_start_path, "movies": movies}
     paths.update({k: str(Path(v).resolve()) for k, v in given.items() if v})
-    _use_threads(params.get("num_threads", 1))
+    previous = _use_threads(params.get("num_threads", 1))
     try:
         resources = res.load_resources(paths, PROJECT_ROOT)
         result = recommend_for_input(input_, resources, params, progress=not no_progress and not as_json)
     except (InputDataError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        _use_threads(previous)
     click.echo(result.to_json() if as_json else render_text(result))
     if result.mode == "cold_start":
         sys.exit(EXIT_COLD_START)

@@ -143,6 +143,8 @@ def main() -> None:
     ap.add_argument("--blazeface", default=None, help="face_detection_front_128x128_barracuda.onnx")
     ap.add_argument("--predictor", default=None)
     ap.add_argument("--stills", type=int, default=20)
+    ap.add_argument("--clip", action="append", default=[],
+                    help="also time a real video (e.g. an AFEW .avi when AFEW is present); repeatable")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: see docs/inference.md)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -189,6 +191,10 @@ def main() -> None:
                 found.append(str(len(r.viewers)))
             cells.append(f"{fps:.1f}" + ("" if params is None else f" ({fps / base[k]:.1f}x)"))
         print(f"| {name} | {cells[0]} | {cells[1]} | {' / '.join(found)} |")
+
+    for clip in args.clip:
+        r = recommend_for_input(clip, res)
+        print(f"| real clip {Path(clip).name} ({r.frames} frames) | {r.fps:.1f} | - | {len(r.viewers)} |")
 
     if args.blazeface:
         detector_agreement(faces, args.blazeface, min(args.frames, 30))

@@ -118,6 +118,20 @@ def detector_agreement(faces, onnx_path: str, n_frames: int) -> None:
     frames, truth = scene(faces[:4], n_frames, size=110, step=4)
     mt = MtcnnDetector(None, 48)
     bf = BlazeFaceDetector(onnx_path, calibration=DEFAULTS["blazeface"]["calibration"])
+    raw = BlazeFaceDetector(onnx_path)
+    ratios = []
+    for frame in frames:
+        m, b = torch.from_numpy(mt.detect(frame)[0]), torch.from_numpy(raw.detect(frame)[0])
+        if len(m) and len(b):
+            pairs = box_iou(m, b).max(1)
+            for i, j in enumerate(pairs.indices.tolist()):
+                if pairs.values[i] > 0.3:
+                    w, h = b[j, 2] - b[j, 0], b[j, 3] - b[j, 1]
+                    ratios.append([float((m[i, 2] - m[i, 0]) / w), float((m[i, 3] - m[i, 1]) / h),
+                                   float(((m[i, 1] + m[i, 3]) - (b[j, 1] + b[j, 3])) / 2 / h)])
+    med = np.median(np.array(ratios), 0)
+    print(f"\nBlazeFace -> MTCNN box calibration (medians over {len(ratios)} faces): scale_x {med[0]:.2f}, "
+          f"scale_y {med[1]:.2f}, shift_y {med[2]:.2f} (configured: {DEFAULTS['blazeface']['calibration']})")
     found, ious, ms = {"mtcnn": 0, "blazeface": 0}, [], {"mtcnn": 0.0, "blazeface": 0.0}
     for frame, boxes in zip(frames, truth):
         t = torch.tensor(boxes, dtype=torch.float32)
@@ -132,7 +146,7 @@ def detector_agreement(faces, onnx_path: str, n_frames: int) -> None:
         if len(got["mtcnn"]) and len(got["blazeface"]):
             ious += box_iou(got["mtcnn"], got["blazeface"]).max(1).values.tolist()
     total = 4 * len(frames)
-    print(f"\ndetectors on the 4-face clip ({len(frames)} frames, full 640x480): MTCNN found {found['mtcnn']}/{total}"
+    print(f"detectors on the 4-face clip ({len(frames)} frames, full 640x480): MTCNN found {found['mtcnn']}/{total}"
           f" faces in {ms['mtcnn']:.0f} ms/frame, BlazeFace {found['blazeface']}/{total} in {ms['blazeface']:.1f} "
           f"ms/frame; BlazeFace box vs MTCNN box IoU mean {np.mean(ious):.2f}")
 

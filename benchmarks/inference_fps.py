@@ -34,6 +34,18 @@ sys.path.insert(0, str(PROJECT))
 DATASETS = Path(os.environ.get("HYBRID_DATASETS_DIR", PROJECT.parent / "shared" / "datasets"))
 
 
+def _heads(fn) -> tuple:
+    """(heads,) where ``fn`` takes the heads (the face-model rework made them configurable), else ()."""
+    import inspect
+
+    if "heads" not in inspect.signature(fn).parameters:
+        return ()
+    from hybrid_recommender.face_models import make_heads
+    from hybrid_recommender.labels import DEFAULT_AGE_GROUPS
+
+    return (make_heads(DEFAULT_AGE_GROUPS),)
+
+
 def build_predictor(path: str | None):
     from hybrid_recommender.face_models.model import FrameCNN, SequenceLSTM
     from hybrid_recommender.face_models.predictor import FaceAttributePredictor
@@ -42,7 +54,8 @@ def build_predictor(path: str | None):
     if path:
         return FaceAttributePredictor.load(path), f"trained predictor {path}"
     torch.manual_seed(0)
-    net = FrameCNN("regnetx_002", 1, pretrained=False)
+    heads = _heads(FrameCNN)
+    net = FrameCNN("regnetx_002", *heads, 1, pretrained=False)
     d = net.num_features
     rng = np.random.default_rng(0)
     svms = {f"svm_{n}": {"frame_model": "regnetx_002", "normalisation": n, "coef": rng.normal(size=(7, 3 * d)),
@@ -50,7 +63,7 @@ def build_predictor(path: str | None):
     lstms = {f"lstm{h}": {"frame_model": "regnetx_002", "hidden": h, "net": SequenceLSTM(d, h)} for h in (128, 256)}
     fusion = {"svm_weights": {"svm_l2": 0.5, "svm_minmax": 0.5}, "lstm_weights": {"lstm128": 0.5, "lstm256": 0.5},
               "branch_weights": {"cnn_branch": 0.5, "lstm_branch": 0.5}}
-    pred = FaceAttributePredictor(Preprocessing(), {"regnetx_002": net}, {"regnetx_002": 1.0}, svms, lstms, fusion,
+    pred = FaceAttributePredictor(Preprocessing(), *heads, {"regnetx_002": net}, {"regnetx_002": 1.0}, svms, lstms, fusion,
                                   framing={"image_size": 64, "margin": 8, "thresholds": [0.6, 0.7, 0.7]})
     return pred, "configured architecture (regnetx_002 + 2 SVMs + LSTM-128/256), random weights"
 
@@ -83,7 +96,6 @@ def naive_fps(clip: Path, predictor, recommender) -> tuple[float, int]:
     import cv2
 
     from hybrid_recommender.faces.detector import FaceAligner
-    from hybrid_recommender.face_models import HEADS
     from hybrid_recommender.recommender import Viewer
 
     aligner = FaceAligner(image_size=64, margin=8)
@@ -97,7 +109,7 @@ def naive_fps(clip: Path, predictor, recommender) -> tuple[float, int]:
         tops = []
         for crop in crops:
             p = predictor.predict(crop)
-            tops.append({h: HEADS[h][int(np.argmax(p[h][0]))] for h in HEADS})
+            tops.append(predictor.top(p)[0])
         if tops:
             recommender.recommend(Viewer(age_group=tops[0]["age_group"], gender=tops[0]["gender"],
                                          emotion=tops[0]["emotion"]), 10)

@@ -17,18 +17,36 @@ FRAMING = {"image_size": 64, "margin": 8, "thresholds": [0.6, 0.7, 0.7]}
 
 @pytest.fixture(scope="session")
 def predictor_dir(tmp_path_factory, fer_small, utk_small):
+    """A regnetx_002 frame CNN trained for 4 steps on small real FER2013 + UTKFace subsets, saved as a predictor.
+
+    Works with the face-model API before and after its rework (which added a ``heads`` argument and required
+    every training setting): the branch is built before that rework lands.
+    """
+    import inspect
+
     from hybrid_recommender.face_models.data import face_set
     from hybrid_recommender.face_models.predictor import FaceAttributePredictor
     from hybrid_recommender.face_models.preprocessing import Preprocessing
     from hybrid_recommender.face_models.tracking import ChildRun
     from hybrid_recommender.face_models.training import train_frame_cnn
 
+    cfg, heads = CFG, ()
+    if "heads" in inspect.signature(train_frame_cnn).parameters:
+        from hybrid_recommender.face_models import make_heads
+        from hybrid_recommender.labels import DEFAULT_AGE_GROUPS
+        from tests.face_models.conftest import face_model_params
+
+        smoke = face_model_params("smoke")
+        cfg = {**smoke["frame_cnn"], **smoke["hardware"], **CFG, "accelerator": "cpu", "precision": "32-true",
+               "ema_decay": None}
+        heads = (make_heads(DEFAULT_AGE_GROUPS),)
     prep = Preprocessing(**SMALL)
-    train = [face_set("fer2013", *fer_small, prep, ["train"]), face_set("utkface", *utk_small, prep, ["train"])]
-    val = [face_set("fer2013", *fer_small, prep, ["val"]), face_set("utkface", *utk_small, prep, ["val"])]
+    train = [face_set("fer2013", *fer_small, prep, *heads, ["train"]),
+             face_set("utkface", *utk_small, prep, *heads, ["train"])]
+    val = [face_set("fer2013", *fer_small, prep, *heads, ["val"]), face_set("utkface", *utk_small, prep, *heads, ["val"])]
     work = tmp_path_factory.mktemp("predictor")
-    net, _ = train_frame_cnn("regnetx_002", train, val, prep, CFG, ChildRun(None), work / "work", seed=3)
-    predictor = FaceAttributePredictor(prep, {"regnetx_002": net}, {"regnetx_002": 1.0}, framing=FRAMING)
+    net, _ = train_frame_cnn("regnetx_002", *heads, train, val, prep, cfg, ChildRun(None), work / "work", seed=3)
+    predictor = FaceAttributePredictor(prep, *heads, {"regnetx_002": net}, {"regnetx_002": 1.0}, framing=FRAMING)
     return predictor.save(work / "face_attribute_predictor")
 
 

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from hybrid_recommender.face_models import HEADS
 from hybrid_recommender.inference.coldstart import cold_start
 from hybrid_recommender.inference.detection import crop_faces, make_detector
 from hybrid_recommender.inference.group import combine
@@ -130,24 +129,25 @@ def _probs(labels, p) -> dict[str, float]:
 def read_viewers(tracks: list[Track], predictor, settings: Mapping) -> list[ViewerResult]:
     """Attributes of each track over its window: age group and gender averaged over its frames, emotion fused over
     the sequence; a low-confidence emotion becomes neutral, a low-confidence gender unknown."""
+    labels = predictor.labels              # head -> class names, in the predictor's output order
     viewers = []
     for vid, tr in enumerate(tracks, start=1):
         out = predictor.predict_sequence(np.stack(list(tr.crops)))
-        top = {h: int(np.argmax(out[h])) for h in HEADS}
-        conf = {h: float(out[h][top[h]]) for h in HEADS}
-        emotion = HEADS["emotion"][top["emotion"]]
+        top = {h: int(np.argmax(out[h])) for h in labels}
+        conf = {h: float(out[h][top[h]]) for h in labels}
+        emotion = labels["emotion"][top["emotion"]]
         low = conf["emotion"] < float(settings["emotion_confidence_threshold"])
-        gender = HEADS["gender"][top["gender"]]
+        gender = labels["gender"][top["gender"]]
         if conf["gender"] < float(settings["gender_confidence_threshold"]):
             gender = "unknown"
         viewers.append(ViewerResult(
             viewer_id=vid, frames=len(tr.crops), first_frame=tr.frames[0], last_frame=tr.frames[-1],
-            box=[round(float(x), 1) for x in tr.box], age_group=HEADS["age_group"][top["age_group"]],
+            box=[round(float(x), 1) for x in tr.box], age_group=labels["age_group"][top["age_group"]],
             age_group_confidence=round(conf["age_group"], 4), gender=gender,
             gender_confidence=round(conf["gender"], 4), emotion="neutral" if low else emotion,
             emotion_detected=emotion, emotion_confidence=round(conf["emotion"], 4), emotion_low_confidence=low,
-            probabilities={h: _probs(HEADS[h], out[h]) for h in HEADS},
-            emotion_branches={k: _probs(HEADS["emotion"], v) for k, v in out.get("branches", {}).items()}))
+            probabilities={h: _probs(labels[h], out[h]) for h in labels},
+            emotion_branches={k: _probs(labels["emotion"], v) for k, v in out.get("branches", {}).items()}))
     return viewers
 
 

@@ -78,7 +78,9 @@ def _default(o):
 
 def render_text(result: InferenceResult) -> str:
     """A short report for a terminal."""
-    lines = [f"input: {result.input} ({result.input_kind}, {result.frames} frame(s), {result.fps:.1f} fps)"]
+    speed = (f"{result.seconds * 1000:.0f} ms" if result.frames == 1
+             else f"{result.frames} frames, {result.fps:.1f} fps end to end")
+    lines = [f"input: {result.input} ({result.input_kind}, {speed})"]
     faces = result.faces
     lines.append(f"faces: {len(result.viewers)} viewer(s) from {faces.get('detections', 0)} detection(s); "
                  f"excluded: {faces.get('too_small', 0)} too small, {faces.get('unclear', 0)} unclear, "

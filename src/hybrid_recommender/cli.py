@@ -30,6 +30,7 @@ from kedro.framework.cli.project import run as kedro_run  # noqa: E402
 
 from hybrid_recommender.errors import InputDataError  # noqa: E402
 from hybrid_recommender.hooks import RunInterrupted, end_active_runs, find_error  # noqa: E402
+from hybrid_recommender.inference.cli import recommend  # noqa: E402 - light: loads models only when run
 from hybrid_recommender.paths import PROJECT_ROOT  # noqa: E402
 
 
@@ -101,9 +102,7 @@ run = click.Command(
 
 # --- subcommands: each is a click.Command added to the group here (Kedro then offers it as `kedro NAME` too).
 cli.add_command(run)
-# The inference `recommend` command (hybrid_recommender/inference/) registers here, e.g.:
-#     from hybrid_recommender.inference.cli import recommend
-#     cli.add_command(recommend)
+cli.add_command(recommend)
 
 
 def main(args: list[str] | None = None) -> None:

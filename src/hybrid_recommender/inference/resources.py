@@ -1,0 +1,77 @@
+"""Loading what inference needs from files, each behind one function.
+
+The recommender is loaded only through :func:`load_recommender`, which uses the pickle-free store
+(``hybrid_recommender.recommender.store``, from the reliability issue); this module never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from hybrid_recommender.errors import InputDataError
+from hybrid_recommender.inference.core import Resources
+
+
+def load_recommender(path: str | Path):
+    """The fitted recommender saved at ``path`` by the pickle-free recommender store."""
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"{path}: no fitted recommender here (run `kedro run --pipeline recommendation` first, "
+                             f"or pass --recommender)")
+    try:
+        from hybrid_recommender.recommender.store import load_recommender as load_from_store
+    except ImportError:
+        raise InputDataError(f"{path}: loading a recommender needs the pickle-free recommender store "
+                             f"(hybrid_recommender.recommender.store), which this installation lacks") from None
+    return load_from_store(path)
+
+
+def load_predictor(path: str | Path):
+    """The face attribute predictor folder and its model card ({} for predictors saved before model cards)."""
+    from hybrid_recommender.face_models.predictor import FaceAttributePredictor
+
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise InputDataError(f"{path}: no face attribute predictor here (expected config.json and "
+                             f"weights.safetensors; run `kedro run --pipeline face_models` first, or pass --predictor)")
+    predictor = FaceAttributePredictor.load(path)
+    card = getattr(predictor, "model_card", None)
+    if not card:
+        card = json.loads((path / "config.json").read_text()).get("model_card") or {}
+    return predictor, dict(card)
+
+
+def load_cold_start(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(f"{path}: no cold-start lists here (run `kedro run --pipeline inference` once to write "
+                             f"them, or pass --cold-start)")
+    lists = json.loads(path.read_text())
+    if not {"everyone", "by_group"} <= set(lists):
+        raise InputDataError(f"{path}: expected a JSON object with 'everyone' and 'by_group' lists")
+    return lists
+
+
+def load_titles(path: str | Path) -> dict[int, str]:
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(f"{path}: no MovieLens movies table here (run `kedro run --pipeline data_engineering`)")
+    movies = pd.read_parquet(path, columns=["item_id", "title"])
+    return dict(zip(movies["item_id"].astype(int), movies["title"].astype(str)))
+
+
+def load_resources(paths: Mapping[str, str], root: Path | None = None) -> Resources:
+    """Resources from the paths in ``parameters_inference.yml`` (``inference.resources``), relative to ``root``."""
+    root = Path(root) if root else Path.cwd()
+
+    def at(key):
+        p = Path(paths[key])
+        return p if p.is_absolute() else root / p
+
+    predictor, card = load_predictor(at("predictor"))
+    return Resources(predictor, load_recommender(at("recommender")), load_cold_start(at("cold_start")),
+                     load_titles(at("movies")), card)

@@ -1,0 +1,98 @@
+"""A small face predictor trained on real faces (a few steps: the tests check wiring, not accuracy), a hybrid
+recommender fitted on real MovieLens 100K, and the files the command reads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import require_shared
+from tests.face_models.conftest import SMALL, fer_small, utk_small  # noqa: F401 - fixtures reused here
+from tests.recommendation.helpers import recommendation_params
+
+CFG = {"max_epochs": 1, "max_steps": 4, "batch_size": 32, "lr": 2e-3, "class_weight_power": 0.5,
+       "progress_bar": False, "log_every_n_steps": 1, "limit_val_batches": 1}
+FRAMING = {"image_size": 64, "margin": 8, "thresholds": [0.6, 0.7, 0.7]}
+
+
+@pytest.fixture(scope="session")
+def predictor_dir(tmp_path_factory, fer_small, utk_small):
+    """A regnetx_002 frame CNN trained for 4 steps on small real FER2013 + UTKFace subsets, saved as a predictor.
+
+    Works with the face-model API before and after its rework (which added a ``heads`` argument and required
+    every training setting): the branch is built before that rework lands.
+    """
+    import inspect
+
+    from hybrid_recommender.face_models.data import face_set
+    from hybrid_recommender.face_models.predictor import FaceAttributePredictor
+    from hybrid_recommender.face_models.preprocessing import Preprocessing
+    from hybrid_recommender.face_models.tracking import ChildRun
+    from hybrid_recommender.face_models.training import train_frame_cnn
+
+    cfg, heads = CFG, ()
+    if "heads" in inspect.signature(train_frame_cnn).parameters:
+        from hybrid_recommender.face_models import make_heads
+        from hybrid_recommender.labels import DEFAULT_AGE_GROUPS
+        from tests.face_models.conftest import face_model_params
+
+        smoke = face_model_params("smoke")
+        cfg = {**smoke["frame_cnn"], **smoke["hardware"], **CFG, "accelerator": "cpu", "precision": "32-true",
+               "ema_decay": None}
+        heads = (make_heads(DEFAULT_AGE_GROUPS),)
+    prep = Preprocessing(**SMALL)
+    train = [face_set("fer2013", *fer_small, prep, *heads, ["train"]),
+             face_set("utkface", *utk_small, prep, *heads, ["train"])]
+    val = [face_set("fer2013", *fer_small, prep, *heads, ["val"]), face_set("utkface", *utk_small, prep, *heads, ["val"])]
+    work = tmp_path_factory.mktemp("predictor")
+    net, _ = train_frame_cnn("regnetx_002", *heads, train, val, prep, cfg, ChildRun(None), work / "work", seed=3)
+    predictor = FaceAttributePredictor(prep, *heads, {"regnetx_002": net}, {"regnetx_002": 1.0}, framing=FRAMING)
+    return predictor.save(work / "face_attribute_predictor")
+
+
+@pytest.fixture(scope="session")
+def hybrid(movielens):
+    from hybrid_recommender.recommender import build_recommenders
+    from hybrid_recommender.recommender.clustering import cluster_movies
+    from hybrid_recommender.recommender.evaluation import split_ratings
+
+    ratings, users, movies = movielens
+    params = recommendation_params()
+    train, _ = split_ratings(ratings, params["split"]["test_fraction"], params["seed"])
+    clusters = cluster_movies(movies, 11, seed=42, n_init=3)
+    rec = build_recommenders(params, params["affinity"])["hybrid_surprise_svd"]
+    return rec.fit(train, users, movies, clusters, precompute=False), train
+
+
+@pytest.fixture(scope="session")
+def resource_files(tmp_path_factory, predictor_dir, hybrid, movielens):
+    """The files `recommend` reads (the recommender itself is handed over through load_recommender)."""
+    import json
+
+    from hybrid_recommender.inference.coldstart import cold_start_lists
+
+    _, users, movies = movielens
+    folder = tmp_path_factory.mktemp("resources")
+    (folder / "cold_start.json").write_text(json.dumps(cold_start_lists(hybrid[1], users, movies, 10)))
+    movies.to_parquet(folder / "movies.parquet")
+    return {"predictor": str(predictor_dir), "recommender": str(folder / "recommender"),
+            "cold_start": str(folder / "cold_start.json"), "movies": str(folder / "movies.parquet")}
+
+
+@pytest.fixture()
+def resources(resource_files, hybrid, monkeypatch):
+    """Resources loaded as the command loads them; load_recommender (the pickle-free store's seam) hands over the
+    recommender fitted above."""
+    from hybrid_recommender.inference import resources as res
+
+    monkeypatch.setattr(res, "load_recommender", lambda path: hybrid[0])
+    return res.load_resources(resource_files)
+
+
+@pytest.fixture(scope="session")
+def faces():
+    from tests.inference.clips import real_faces
+
+    return real_faces(require_shared("utkface_crop_part1.tar.gz") / "utkface_crop_part1.tar.gz", 6)
+
+

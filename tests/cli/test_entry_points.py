@@ -31,7 +31,8 @@ def test_help_lists_the_subcommands(entry):
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
         assert result.stdout.startswith("Usage: ") and "[COMMAND]" in result.stdout
-        assert re.search(r"^Commands:\n\s+run\s+Run the pipeline", result.stdout, re.M)
+        assert re.search(r"^\s+run\s+Run the pipeline", result.stdout, re.M)
+        assert re.search(r"^\s+recommend\s+Recommend films", result.stdout, re.M)
     run_help = invoke(ENTRY_POINTS[entry], "run", "--help")
     assert run_help.returncode == 0 and "--pipelines" in run_help.stdout and "--env" in run_help.stdout
 

@@ -10,43 +10,34 @@ from tests.conftest import require_shared
 from tests.face_models.conftest import SMALL, fer_small, utk_small  # noqa: F401 - fixtures reused here
 from tests.recommendation.helpers import recommendation_params
 
-CFG = {"max_epochs": 1, "max_steps": 4, "batch_size": 32, "lr": 2e-3, "class_weight_power": 0.5,
-       "progress_bar": False, "log_every_n_steps": 1, "limit_val_batches": 1}
 FRAMING = {"image_size": 64, "margin": 8, "thresholds": [0.6, 0.7, 0.7]}
 
 
 @pytest.fixture(scope="session")
 def predictor_dir(tmp_path_factory, fer_small, utk_small):
-    """A regnetx_002 frame CNN trained for 4 steps on small real FER2013 + UTKFace subsets, saved as a predictor.
-
-    Works with the face-model API before and after its rework (which added a ``heads`` argument and required
-    every training setting): the branch is built before that rework lands.
-    """
-    import inspect
-
+    """A face_vgg_xs frame CNN trained for 4 steps on small real FER2013 + UTKFace subsets, saved as a predictor."""
+    from hybrid_recommender.face_models import make_heads
     from hybrid_recommender.face_models.data import face_set
     from hybrid_recommender.face_models.predictor import FaceAttributePredictor
     from hybrid_recommender.face_models.preprocessing import Preprocessing
     from hybrid_recommender.face_models.tracking import ChildRun
     from hybrid_recommender.face_models.training import train_frame_cnn
+    from hybrid_recommender.labels import DEFAULT_AGE_GROUPS
+    from tests.face_models.conftest import face_model_params
 
-    cfg, heads = CFG, ()
-    if "heads" in inspect.signature(train_frame_cnn).parameters:
-        from hybrid_recommender.face_models import make_heads
-        from hybrid_recommender.labels import DEFAULT_AGE_GROUPS
-        from tests.face_models.conftest import face_model_params
-
-        smoke = face_model_params("smoke")
-        cfg = {**smoke["frame_cnn"], **smoke["hardware"], **CFG, "accelerator": "cpu", "precision": "32-true",
-               "ema_decay": None}
-        heads = (make_heads(DEFAULT_AGE_GROUPS),)
+    smoke = face_model_params("smoke")
+    cfg = {**smoke["frame_cnn"], **smoke["hardware"], "max_steps": 4, "batch_size": 32, "progress_bar": False,
+           "limit_val_batches": 1, "accelerator": "cpu", "precision": "32-true"}
+    heads = make_heads(DEFAULT_AGE_GROUPS)
     prep = Preprocessing(**SMALL)
-    train = [face_set("fer2013", *fer_small, prep, *heads, ["train"]),
-             face_set("utkface", *utk_small, prep, *heads, ["train"])]
-    val = [face_set("fer2013", *fer_small, prep, *heads, ["val"]), face_set("utkface", *utk_small, prep, *heads, ["val"])]
+    train = [face_set(name, *faces, prep, heads, ["train"]) for name, faces in (("fer2013", fer_small),
+                                                                                ("utkface", utk_small))]
+    val = [face_set(name, *faces, prep, heads, ["val"]) for name, faces in (("fer2013", fer_small),
+                                                                            ("utkface", utk_small))]
     work = tmp_path_factory.mktemp("predictor")
-    net, _ = train_frame_cnn("regnetx_002", *heads, train, val, prep, cfg, ChildRun(None), work / "work", seed=3)
-    predictor = FaceAttributePredictor(prep, *heads, {"regnetx_002": net}, {"regnetx_002": 1.0}, framing=FRAMING)
+    net, _ = train_frame_cnn("face_vgg_xs", heads, train, val, prep, cfg, ChildRun(None), work / "work", seed=3)
+    predictor = FaceAttributePredictor(prep, heads, {"face_vgg_xs": net}, {"face_vgg_xs": 1.0}, framing=FRAMING,
+                                       model_card={"environment": "test", "validation_accuracy": {}})
     return predictor.save(work / "face_attribute_predictor")
 
 

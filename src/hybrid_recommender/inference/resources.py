@@ -37,18 +37,15 @@ def load_predictor(path: str | Path):
     path = Path(path)
     if not (path / "config.json").is_file():
         raise InputDataError(f"{path}: no face attribute predictor here (expected config.json and "
-                             f"weights.safetensors; run `kedro run --pipeline face_models` first, or pass --predictor)")
+                             f"weights.safetensors; run `kedro run --pipelines face_models` first, or pass --predictor)")
     predictor = FaceAttributePredictor.load(path)
-    card = getattr(predictor, "model_card", None)
-    if not card:
-        card = json.loads((path / "config.json").read_text()).get("model_card") or {}
-    return predictor, dict(card)
+    return predictor, dict(predictor.model_card)
 
 
 def load_cold_start(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
-        raise InputDataError(f"{path}: no cold-start lists here (run `kedro run --pipeline inference` once to write "
+        raise InputDataError(f"{path}: no cold-start lists here (run `kedro run --pipelines inference` once to write "
                              f"them, or pass --cold-start)")
     lists = json.loads(path.read_text())
     if not {"everyone", "by_group"} <= set(lists):

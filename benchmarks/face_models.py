@@ -3,7 +3,7 @@ budget and print accuracy against wall time, with the paper's numbers beside.
 
     .venv/bin/python benchmarks/face_models.py --minutes 25
 
-Reads data_engineering's outputs (run `kedro run --env fast --pipeline data_engineering` first). The run is
+Reads data_engineering's outputs (run `kedro run --env fast --pipelines data_engineering` first). The run is
 logged to the project's MLflow (a top-level "face_models_benchmark" run with a nested run per model) unless
 --no-tracking. The fused predictor is written to data/07_model_output/face_models_benchmark/.
 """

@@ -5,7 +5,7 @@ single calls for random viewers (random age group, gender, emotion and, for half
 random training user to exclude). Target: p95 <= 20 ms.
 
     .venv/bin/python benchmarks/recommendation_latency.py [--calls 2000] [--n 10] [--seed 0]
-    # first: kedro run --env fast --pipeline clustering && kedro run --env fast --pipeline recommendation
+    # first: kedro run --env fast --pipelines clustering && kedro run --env fast --pipelines recommendation
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if not args.models.exists():
-        raise SystemExit(f"{args.models} not found: run `kedro run --env fast --pipeline clustering` and "
-                         f"`--pipeline recommendation` first")
+        raise SystemExit(f"{args.models} not found: run `kedro run --env fast --pipelines clustering` and "
+                         f"`--pipelines recommendation` first")
 
     start = time.perf_counter()
     with open(args.models, "rb") as f:

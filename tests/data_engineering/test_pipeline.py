@@ -67,7 +67,7 @@ def test_data_engineering_runs_on_the_real_data_and_writes_the_report():
 
 def _kedro_run(datasets: str, *extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "HYBRID_DATASETS_DIR": datasets, "KEDRO_DISABLE_TELEMETRY": "true"}
-    return subprocess.run([sys.executable, "-m", "kedro", "run", "--env", "fast", "--pipeline", "data_engineering",
+    return subprocess.run([sys.executable, "-m", "kedro", "run", "--env", "fast", "--pipelines", "data_engineering",
                            *extra], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 

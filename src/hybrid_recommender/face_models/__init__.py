@@ -1,7 +1,7 @@
 """Face attribute models (age group, gender, 7 emotions): frame CNN, video CNN+SVM and LSTM branches, fusion.
 
 Plain Python and PyTorch Lightning, usable outside Kedro. The pipeline in
-``hybrid_recommender.pipelines.face_models`` wires these into ``kedro run --pipeline face_models``;
+``hybrid_recommender.pipelines.face_models`` wires these into ``kedro run --pipelines face_models``;
 :class:`~hybrid_recommender.face_models.predictor.FaceAttributePredictor` loads what it saved.
 """
 

@@ -93,13 +93,15 @@ class ImprovedHybridRecommender(Recommender):
 def select_improved_hybrid(train: pd.DataFrame, users: pd.DataFrame, movies: pd.DataFrame, affinity: Mapping,
                            grid: Mapping[str, Sequence[float]], validation_fraction: float, seed: int, n: int,
                            relevant_min_rating: int, emotions: Sequence[str], emotion_probabilities: Sequence[float],
-                           context_stance: str, **kwargs: Any) -> tuple[dict[str, float], pd.DataFrame]:
+                           context_stance: str, objective: Mapping[str, float] | None = None,
+                           **kwargs: Any) -> tuple[dict[str, float], pd.DataFrame]:
     """The weights with the best validation score, and every grid point's score.
 
     The validation split is carved from `train` only (per-user holdout, seed + 1). Each validation user is a
     viewer with their true age group and gender and an emotion drawn from `emotion_probabilities`; the score is
-    the mean of F1@n (undefined -> 0) over both protocols and both relevance definitions (liked; liked and
-    congruent with the emotion), so the emotion weight is chosen for lists that are both liked and in mood.
+    a weighted mean (`objective`, keys `{liked|context}.{full_ranking|rated_candidates}`, default 1 each) of
+    F1@n (undefined -> 0) over both protocols and both relevance definitions (liked; liked and congruent with the
+    emotion), so the emotion weight is chosen for lists that are both liked and in mood.
     """
     from tqdm.auto import tqdm
 
@@ -117,22 +119,27 @@ def select_improved_hybrid(train: pd.DataFrame, users: pd.DataFrame, movies: pd.
     held = val.groupby("user_id")["item_id"].agg(list)
     liked = val[val["rating"] >= relevant_min_rating].groupby("user_id")["item_id"].agg(frozenset)
     keys = ("shrinkage", "popularity_weight", "emotion_weight")
+    parts = [f"{rel}.{proto}" for rel in ("liked", "context") for proto in ("full_ranking", "rated_candidates")]
+    weights = {k: float((objective or {}).get(k, 1.0)) for k in parts}
     rows = []
     for values in tqdm(list(itertools.product(*(grid[k] for k in keys))), desc="improved hybrid grid", leave=False):
         rec.set_weights(*values)
-        f1s = []
+        f1s = {k: [] for k in parts}
         for (uid, (age_group, gender)), emotion in zip(people.iterrows(), drawn):
             ranking = rec.ranking(str(age_group), gender, emotion)
             top = rec.recommend(Viewer(str(age_group), gender, emotion, rated_item_ids=history.get(uid, ())), n)
             rel = liked.get(uid, frozenset())
-            for relevant in (rel, rel & congruent[emotion]):
-                for h, k, m in (full_ranking_counts(top.item_ids, relevant),
-                                rated_candidates_counts(ranking.item_ids, None, held[uid], relevant, n, None)):
+            for rel_name, relevant in (("liked", rel), ("context", rel & congruent[emotion])):
+                for proto, (h, k, m) in (("full_ranking", full_ranking_counts(top.item_ids, relevant)),
+                                         ("rated_candidates", rated_candidates_counts(
+                                             ranking.item_ids, None, held[uid], relevant, n, None))):
                     p = h / k if k else 0.0
                     r = h / m if m else 0.0
-                    f1s.append(2 * p * r / (p + r) if p + r else 0.0)
-        rows.append({**dict(zip(keys, values)), "validation_score": float(np.mean(f1s)),
-                     "validation_users": len(people)})
+                    f1s[f"{rel_name}.{proto}"].append(2 * p * r / (p + r) if p + r else 0.0)
+        means = {k: float(np.mean(v)) for k, v in f1s.items()}
+        score = sum(weights[k] * means[k] for k in parts) / max(sum(weights.values()), 1e-12)
+        rows.append({**dict(zip(keys, values)), **{f"f1.{k}": v for k, v in means.items()},
+                     "validation_score": score, "validation_users": len(people)})
     table = pd.DataFrame(rows)
     best = table.sort_values(["validation_score", *keys], ascending=[False, True, True, True]).iloc[0]
     return {k: float(best[k]) for k in keys}, table

@@ -82,3 +82,43 @@ def tiny_predictor(tmp_path_factory, fer_small, utk_small):
 
 def pixels_rows(table, pixels):
     return np.ascontiguousarray(pixels[table["pixel_row"].to_numpy()])
+
+
+@pytest.fixture(scope="session")
+def evaluated(split, systems, params, rec_params, age_bins, tiny_predictor, utk_small, fer_small):
+    """The evaluation nodes end to end on small real data: viewers whose (age group, gender) and emotion have a
+    face in the small face sets, the tiny predictor, the fitted systems plus the improved hybrid."""
+    import pandas as pd
+
+    from hybrid_recommender.pipelines.evaluation import nodes
+    from hybrid_recommender.pipelines.face_models.nodes import log_summary
+
+    train, test, users, movies = split
+    predictions = nodes.held_out_face_predictions(tiny_predictor, *utk_small, *fer_small, *empty_table(), params)
+    age = predictions[predictions["role"] == "age"]
+    have = set(map(tuple, age[["age_group", "gender"]].drop_duplicates().to_numpy()))
+    viewers = nodes.evaluation_viewers(users, test, {**params, "n_observations": 40})
+    viewers = viewers[[(a, g) in have and e in set(predictions["emotion"].dropna())
+                       for a, g, e in zip(viewers["age_group"], viewers["gender"], viewers["emotion"])]]
+    viewers = viewers.head(params["n_observations"]).reset_index(drop=True).assign(obs_id=lambda d: range(len(d)))
+    weights, grid = nodes.improved_hybrid_weights(train, users, movies, params, rec_params, age_bins)
+    every = nodes.evaluated_systems(systems, train, users, movies, weights, params, rec_params, age_bins)
+    oracle = nodes.oracle_scores(viewers, every, train, test, movies, params, rec_params)
+    observations = nodes.evaluation_observations(viewers, predictions, params)
+    predicted = nodes.predicted_scores(observations, every, train, test, movies, params, rec_params)
+    prf, target = nodes.prf_by_age_group(oracle, predicted, params, rec_params)
+    table3, per_attribute = nodes.face_attribute_accuracy(predictions, observations, params)
+    summary = log_summary(pd.DataFrame([{"dataset": "fer2013", "split": "val", "attribute": "emotion",
+                                         "variant": "source/centre_crop", "accuracy": 0.25}]), pd.DataFrame())
+    face_models = nodes.face_models_comparison(summary)
+    clusters = nodes.favoured_clusters(every, rec_params, age_bins)
+    report = nodes.evaluation_report(table3, per_attribute, face_models, prf, target, weights, clusters,
+                                     observations, params)
+    return {"evaluation_viewers": viewers, "improved_hybrid_weights": weights, "improved_hybrid_validation": grid,
+            "evaluation_oracle_scores": oracle, "evaluation_face_predictions": predictions,
+            "evaluation_observations": observations, "evaluation_predicted_scores": predicted,
+            "prf_by_age_group": prf, "improved_hybrid_target": target, "face_attribute_accuracy": table3,
+            "face_attribute_accuracy_per_attribute": per_attribute, "face_models_comparison": face_models,
+            "favoured_clusters": clusters, "evaluation_report": report,
+            "favoured_cluster_heatmap": nodes.favoured_cluster_heatmap(clusters),
+            "prf_bar_chart": nodes.prf_bar_chart(prf, params)}

@@ -93,15 +93,16 @@ class ImprovedHybridRecommender(Recommender):
 def select_improved_hybrid(train: pd.DataFrame, users: pd.DataFrame, movies: pd.DataFrame, affinity: Mapping,
                            grid: Mapping[str, Sequence[float]], validation_fraction: float, seed: int, n: int,
                            relevant_min_rating: int, emotions: Sequence[str], emotion_probabilities: Sequence[float],
-                           context_stance: str, objective: Mapping[str, float] | None = None,
+                           context_stance: str, liked_tolerance: float = 0.01,
                            **kwargs: Any) -> tuple[dict[str, float], pd.DataFrame]:
-    """The weights with the best validation score, and every grid point's score.
+    """The chosen weights, and every grid point's validation scores.
 
     The validation split is carved from `train` only (per-user holdout, seed + 1). Each validation user is a
-    viewer with their true age group and gender and an emotion drawn from `emotion_probabilities`; the score is
-    a weighted mean (`objective`, keys `{liked|context}.{full_ranking|rated_candidates}`, default 1 each) of
-    F1@n (undefined -> 0) over both protocols and both relevance definitions (liked; liked and congruent with the
-    emotion), so the emotion weight is chosen for lists that are both liked and in mood.
+    viewer with their true age group and gender and an emotion drawn from `emotion_probabilities`. Every grid
+    point gets F1@n (undefined -> 0) under both protocols for two relevance definitions: liked, and liked and
+    congruent with the emotion (context). The rule: among the points whose liked F1 (mean of the protocols) is
+    within `liked_tolerance` (relative) of the best, take the one with the best context F1 — the emotion is
+    used as far as it costs (almost) nothing on plain relevance.
     """
     from tqdm.auto import tqdm
 
@@ -120,7 +121,6 @@ def select_improved_hybrid(train: pd.DataFrame, users: pd.DataFrame, movies: pd.
     liked = val[val["rating"] >= relevant_min_rating].groupby("user_id")["item_id"].agg(frozenset)
     keys = ("shrinkage", "popularity_weight", "emotion_weight")
     parts = [f"{rel}.{proto}" for rel in ("liked", "context") for proto in ("full_ranking", "rated_candidates")]
-    weights = {k: float((objective or {}).get(k, 1.0)) for k in parts}
     rows = []
     for values in tqdm(list(itertools.product(*(grid[k] for k in keys))), desc="improved hybrid grid", leave=False):
         rec.set_weights(*values)
@@ -137,11 +137,15 @@ def select_improved_hybrid(train: pd.DataFrame, users: pd.DataFrame, movies: pd.
                     r = h / m if m else 0.0
                     f1s[f"{rel_name}.{proto}"].append(2 * p * r / (p + r) if p + r else 0.0)
         means = {k: float(np.mean(v)) for k, v in f1s.items()}
-        score = sum(weights[k] * means[k] for k in parts) / max(sum(weights.values()), 1e-12)
         rows.append({**dict(zip(keys, values)), **{f"f1.{k}": v for k, v in means.items()},
-                     "validation_score": score, "validation_users": len(people)})
+                     "liked": (means["liked.full_ranking"] + means["liked.rated_candidates"]) / 2,
+                     "context": (means["context.full_ranking"] + means["context.rated_candidates"]) / 2,
+                     "validation_users": len(people)})
     table = pd.DataFrame(rows)
-    best = table.sort_values(["validation_score", *keys], ascending=[False, True, True, True]).iloc[0]
+    table["eligible"] = table["liked"] >= (1 - float(liked_tolerance)) * table["liked"].max()
+    best = table[table["eligible"]].sort_values(["context", "liked", *keys],
+                                                ascending=[False, False, True, True, True]).iloc[0]
+    table["chosen"] = (table[list(keys)] == best[list(keys)]).all(axis=1)
     return {k: float(best[k]) for k in keys}, table
 
 

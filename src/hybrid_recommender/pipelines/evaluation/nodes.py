@@ -50,7 +50,7 @@ def improved_hybrid_weights(train: pd.DataFrame, users: pd.DataFrame, movies: pd
     weights, grid = select_improved_hybrid(
         train, users, movies, rec_params["affinity"], cfg["grid"], cfg["validation_fraction"], int(params["seed"]),
         int(params["top_n"]), int(params["relevant_min_rating"]), list(dist), list(dist.values()),
-        params["context_stance"], cfg.get("objective"), **{k: v for k, v in _improved(params, rec_params, age_bins).items()
+        params["context_stance"], float(cfg["liked_tolerance"]), **{k: v for k, v in _improved(params, rec_params, age_bins).items()
                                      if k != "affinity"})
     log.info("improved hybrid: chose %s on %d validation users", weights, int(grid["validation_users"].iloc[0]))
     return weights, grid

@@ -84,7 +84,11 @@ def test_notebook_runs_top_to_bottom_through_the_catalog(evaluated, tmp_path):
             catalog.save(name, value)
         fig, ax = plt.subplots()
         ax.plot([1, 2, 3], [3, 2, 1])
-        catalog.save("elbow_plot", fig)
+        try:
+            catalog.save("elbow_plot", fig)              # an MLflow artifact dataset: opens a run in the copy's store
+        finally:
+            mlflow.end_run()
+            mlflow.set_tracking_uri(None)
     nb = nbformat.read(project / "notebooks" / "reproduce_paper.ipynb", as_version=4)
     env_before = dict(os.environ)
     os.environ.update({"HYBRID_PROJECT": str(project), "KEDRO_ENV": "fast", "MLFLOW_TRACKING_URI":

@@ -20,7 +20,7 @@ def load_recommender(path: str | Path):
     """The fitted recommender saved at ``path`` by the pickle-free recommender store."""
     path = Path(path)
     if not path.exists():
-        raise InputDataError(f"{path}: no fitted recommender here (run `kedro run --pipeline recommendation` first, "
+        raise InputDataError(f"{path}: no fitted recommender here (run `kedro run --pipelines recommendation` first, "
                              f"or pass --recommender)")
     try:
         from hybrid_recommender.recommender.store import load_recommender as load_from_store
@@ -56,7 +56,7 @@ def load_cold_start(path: str | Path) -> dict:
 def load_titles(path: str | Path) -> dict[int, str]:
     path = Path(path)
     if not path.is_file():
-        raise InputDataError(f"{path}: no MovieLens movies table here (run `kedro run --pipeline data_engineering`)")
+        raise InputDataError(f"{path}: no MovieLens movies table here (run `kedro run --pipelines data_engineering`)")
     movies = pd.read_parquet(path, columns=["item_id", "title"])
     return dict(zip(movies["item_id"].astype(int), movies["title"].astype(str)))
 

@@ -56,3 +56,82 @@ def compare_recommenders(recommenders: Mapping[str, Recommender], train: pd.Data
                          f"recall_at_{n}": float(np.mean(recall)), f"hit_rate_at_{n}": float(np.mean(hits)),
                          "catalogue_coverage": len(seen) / train["item_id"].nunique()})
     return pd.DataFrame(rows)
+
+
+# --- precision / recall / F1 of one list, under the two protocols ---------------------------------------------
+# The counts are kept (hits, recommended, relevant); precision/recall/F1 are derived from them under a rule for the
+# undefined cases (0/0): "zero" (Surprise >= 1.1.4) or "one" (older Surprise, the FAQ's precision_recall_at_k).
+PROTOCOLS = ("rated_candidates", "full_ranking")
+UNDEFINED_RULES = {"zero": 0.0, "one": 1.0}
+
+
+def full_ranking_counts(recommended: Sequence[int], relevant: frozenset | set) -> tuple[int, int, int]:
+    """(hits, recommended, relevant) of a top-N list drawn from every movie the viewer has not rated in training."""
+    hits = len(set(int(i) for i in recommended) & relevant)
+    return hits, len(recommended), len(relevant)
+
+
+def rated_candidates_counts(ranking_items: np.ndarray, ranking_scores: np.ndarray | None,
+                            candidates: Sequence[int], relevant: frozenset | set, n: int,
+                            estimate_threshold: float | None) -> tuple[int, int, int]:
+    """(hits, recommended, relevant) when only the viewer's held-out movies are ranked (Surprise FAQ protocol).
+
+    The candidates are ordered by their position in the recommender's full ranking (movies it does not rank come
+    last); the top n are kept. When the recommender's scores are rating estimates (`estimate_threshold` given), a
+    kept movie counts as recommended only if its estimate is >= the threshold, as in Surprise's FAQ.
+    """
+    candidates = np.asarray(sorted(int(c) for c in candidates), dtype=np.int64)
+    pos = pd.Index(ranking_items).get_indexer(candidates)
+    unranked = pos < 0
+    order = np.lexsort((candidates, np.where(unranked, len(ranking_items), pos)))
+    top = order[:int(n)]
+    keep = ~unranked[top]
+    if estimate_threshold is not None and ranking_scores is not None:
+        keep &= np.where(unranked[top], -np.inf, ranking_scores[pos[top]]) >= estimate_threshold
+    recommended = candidates[top][keep]
+    hits = len(set(recommended.tolist()) & relevant)
+    return hits, len(recommended), len(relevant & set(candidates.tolist()))
+
+
+def with_metrics(counts: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """precision, recall and F1 (per row) from the hits / recommended / relevant columns under an undefined rule.
+
+    F1 is the harmonic mean of that row's precision and recall (0 when both are 0)."""
+    if rule not in UNDEFINED_RULES:
+        raise ValueError(f"unknown undefined-value rule {rule!r}; expected one of {list(UNDEFINED_RULES)}")
+    fill = UNDEFINED_RULES[rule]
+    hits = counts["hits"].to_numpy(dtype=np.float64)
+    rec = counts["recommended"].to_numpy(dtype=np.float64)
+    rel = counts["relevant"].to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(rec > 0, hits / rec, fill)
+        r = np.where(rel > 0, hits / rel, fill)
+        f1 = np.where(p + r > 0, 2 * p * r / (p + r), 0.0)
+    return counts.assign(rule=rule, precision=p, recall=r, f1=f1)
+
+
+def f1_of(p: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Harmonic mean, element-wise (0 where both are 0)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(p + r > 0, 2 * p * r / (p + r), 0.0)
+
+
+def bootstrap_means(columns: Mapping[str, np.ndarray], n_boot: int = 1000, level: float = 0.95,
+                    seed: int = 0) -> dict[str, tuple[float, float, float]]:
+    """Mean and percentile bootstrap interval of each column (the same resamples for all), plus the F1 of the
+    mean precision and mean recall when both are given. Returns {name: (estimate, low, high)}."""
+    values = {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()}
+    n = len(next(iter(values.values())))
+    if n == 0:
+        return {k: (np.nan, np.nan, np.nan) for k in [*values, "f1_of_means"]}
+    idx = np.random.default_rng(int(seed)).integers(0, n, size=(int(n_boot), n))
+    alpha = (1 - level) / 2
+    out, boots = {}, {}
+    for k, v in values.items():
+        boots[k] = v[idx].mean(axis=1)
+        out[k] = (float(v.mean()), *map(float, np.quantile(boots[k], [alpha, 1 - alpha])))
+    if "precision" in values and "recall" in values:
+        est = float(f1_of(np.array(out["precision"][0]), np.array(out["recall"][0])))
+        b = f1_of(boots["precision"], boots["recall"])
+        out["f1_of_means"] = (est, *map(float, np.quantile(b, [alpha, 1 - alpha])))
+    return out

@@ -148,3 +148,37 @@ def test_the_checkout_guard_sees_a_file_added_rewritten_or_removed(tmp_path):
     report.write_text("a,b\n")
     assert changed_files(before, checkout_state(tmp_path)) == ["data/08_reporting/r.csv", "mlflow.db",
                                                                "mlruns/1/artifact.png"]
+
+
+def test_each_video_member_gets_its_own_confusion_matrices(tmp_path):
+    """The SVM and LSTM runs hold their matrices (not only the fusion run); a member without a run logs nothing."""
+    import mlflow
+    import numpy as np
+    from mlflow.tracking import MlflowClient
+
+    from hybrid_recommender.face_models.metrics import confusion_figure
+    from hybrid_recommender.face_models.tracking import child_run, log_member_figures
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    try:
+        mlflow.create_experiment("hybrid_recommender", artifact_location=(tmp_path / "mlruns").as_uri())
+        members = {}
+        for name in ("svm_face_vgg_s_l2", "lstm128_face_vgg_s"):
+            with child_run(name) as run:
+                members[name] = {"run_id": run.run_id}
+        members["lstm256_face_vgg_s"] = {"run_id": None}
+        figure = confusion_figure(np.eye(7, dtype=int) * 5, EMOTIONS_7, "test")
+        figures = {f"video__{m}__ckplus__{s}.png": figure for m in members for s in ("test", "subject_kfold")}
+        figures["video__fused__ckplus__test.png"] = figure
+        logged = log_member_figures(members, figures)
+        assert set(logged) == {"svm_face_vgg_s_l2", "lstm128_face_vgg_s"}
+        client = MlflowClient()
+        for name in logged:
+            artifacts = {a.path for a in client.list_artifacts(members[name]["run_id"], "confusion")}
+            assert artifacts == {"confusion/ckplus__test.png", "confusion/ckplus__subject_kfold.png"}
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+EMOTIONS_7 = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -80,35 +81,127 @@ def movielens(shared_datasets):
     return ratings, users, movies
 
 
-def copy_project(target: Path) -> Path:
-    """A runnable copy of the project at ``target``: pyproject.toml, conf/, src/ and empty data layers.
+# Plain one-line log records (Kedro's default rich handler wraps lines at the terminal width).
+PLAIN_LOGGING = """\
+version: 1
+disable_existing_loggers: false
+formatters: {plain: {format: "%(levelname)s %(name)s: %(message)s"}}
+handlers: {console: {class: logging.StreamHandler, formatter: plain, stream: ext://sys.stdout}}
+root: {handlers: [console], level: INFO}
+"""
 
-    Kedro runs made in tests use it, so that they never write into the checkout's data/, mlflow.db or mlruns/.
+
+@dataclass
+class ProjectCopy:
+    """A runnable copy of the project: pyproject.toml, conf/ (no local settings), src/ and empty data layers.
+
+    Every Kedro run a test makes runs here, so that it never writes into the checkout's data/, mlflow.db or
+    mlruns/: the copy's own package is imported (``env`` puts its src/ first), so its paths stay inside it.
+    ``project_copy / "data"`` is a path in the copy.
     """
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(PROJECT_ROOT / "pyproject.toml", target / "pyproject.toml")
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    shutil.copytree(PROJECT_ROOT / "conf", target / "conf", ignore=ignore)
-    shutil.copytree(PROJECT_ROOT / "src", target / "src", ignore=ignore)
-    for layer in (PROJECT_ROOT / "data").iterdir():
-        if layer.is_dir():
-            (target / "data" / layer.name).mkdir(parents=True)
-    return target
+
+    root: Path
+    env: dict
+
+    @classmethod
+    def create(cls, target: Path) -> ProjectCopy:
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(PROJECT_ROOT / "pyproject.toml", target / "pyproject.toml")
+        ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+        shutil.copytree(PROJECT_ROOT / "src", target / "src", ignore=ignore)
+        shutil.copytree(PROJECT_ROOT / "conf", target / "conf", ignore=shutil.ignore_patterns("local", "__pycache__"))
+        (target / "conf" / "local").mkdir()
+        for layer in (PROJECT_ROOT / "data").iterdir():
+            if layer.is_dir():
+                (target / "data" / layer.name).mkdir(parents=True)
+        (target / "logging.yml").write_text(PLAIN_LOGGING)
+        env = {**os.environ, "PYTHONPATH": str(target / "src"), "KEDRO_LOGGING_CONFIG": str(target / "logging.yml"),
+               "KEDRO_DISABLE_TELEMETRY": "true", "MLFLOW_SKIP_PIP_REQUIREMENTS_CHECK": "true",
+               "PYTHONUNBUFFERED": "1", "COLUMNS": "400"}
+        env.pop("HYBRID_DATASETS_DIR", None)
+        return cls(target, env)
+
+    def __truediv__(self, part: str | Path) -> Path:
+        return self.root / part
+
+    def __fspath__(self) -> str:
+        return str(self.root)
+
+    def command(self, *args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run(args, cwd=cwd or self.root, env=self.env, capture_output=True, text=True,
+                              timeout=timeout)
+
+    def start(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(args, cwd=self.root, env=self.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, bufsize=1)
+
+    def kedro_run(self, datasets: str | Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """``kedro run --env fast ARGS`` as a user runs it, reading the data sets in ``datasets``."""
+        self.env["HYBRID_DATASETS_DIR"] = str(datasets)
+        return self.command(sys.executable, "-m", "kedro", "run", "--env", "fast", *args, timeout=timeout)
+
+    def mlflow_runs(self) -> list:
+        """Top-level MLflow runs of the copy, oldest first."""
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(f"sqlite:///{self.root / 'mlflow.db'}")
+        experiment = client.get_experiment_by_name("hybrid_recommender")
+        runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+        return [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
 
 
 @pytest.fixture
-def project_copy(tmp_path) -> Path:
-    return copy_project(tmp_path / "project")
+def project_copy(tmp_path) -> ProjectCopy:
+    return ProjectCopy.create(tmp_path / "project")
 
 
-def kedro_run(project: Path, datasets: str | Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``kedro run --env fast ARGS`` as a user runs it, in ``project`` (a copy), reading the data sets in
-    ``datasets``; the copy's own package is imported, so its paths (mlflow.db, caches) stay inside it."""
-    env = {**os.environ, "HYBRID_DATASETS_DIR": str(datasets), "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "400",
-           "MLFLOW_SKIP_PIP_REQUIREMENTS_CHECK": "true",
-           "PYTHONPATH": os.pathsep.join(p for p in [str(project / "src"), os.environ.get("PYTHONPATH")] if p)}
-    return subprocess.run([sys.executable, "-m", "kedro", "run", "--env", "fast", *args], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+def kedro_run(project: ProjectCopy, datasets: str | Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``kedro run --env fast ARGS`` in ``project`` (a :class:`ProjectCopy`), reading the data sets in ``datasets``."""
+    return project.kedro_run(datasets, *args, timeout=timeout)
+
+
+# --- the checkout stays as it was ------------------------------------------------------------------------------
+GUARDED = ("data", "mlflow.db", "mlruns")
+_STATE = pytest.StashKey[dict]()
+
+
+def checkout_state(root: Path = PROJECT_ROOT) -> dict[str, tuple[int, int]]:
+    """Size and modification time of every file under the checkout's data/, mlflow.db and mlruns/."""
+    state = {}
+    for name in GUARDED:
+        path = root / name
+        for p in [path, *sorted(path.rglob("*"))] if path.is_dir() else [path]:
+            if p.is_file():
+                stat = p.stat()
+                state[p.relative_to(root).as_posix()] = (stat.st_size, stat.st_mtime_ns)
+    return state
+
+
+def changed_files(before: dict, after: dict) -> list[str]:
+    """Files added, removed or rewritten between two :func:`checkout_state` snapshots."""
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def pytest_sessionstart(session):
+    session.config.stash[_STATE] = checkout_state()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the suite when a test wrote into the checkout's data/, mlflow.db or mlruns/."""
+    before = session.config.stash.get(_STATE, None)
+    if before is None:
+        return
+    changed = changed_files(before, checkout_state())
+    if changed:
+        shown = ", ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10 else "")
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"tests changed the checkout's {'/'.join(GUARDED)}: {shown} (tests must write to temporary folders only)"
+        if reporter is not None:
+            reporter.write_line(f"ERROR {message}", red=True, bold=True)
+        else:
+            print(f"ERROR {message}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -189,3 +189,38 @@ class TorchThreadsHook:
             import torch   # here, not at import: `kedro --help` need not load torch
 
             torch.set_num_threads(int(threads))
+
+
+class RunNameHook:
+    """Names the kedro-mlflow run after what it ran: ``all-fast``, ``face_models-cpu``,
+    ``data_engineering+clustering-local`` (kedro-mlflow would name it ``__default__``).
+
+    A ``tracking.run.name`` set in mlflow.yml wins. kedro-mlflow reads the name from ``context.mlflow`` when the
+    pipeline starts, so the name is set there just before (``tryfirst``).
+    """
+
+    def __init__(self) -> None:
+        self._config: Any = None
+        self._env: str | None = None
+
+    @hook_impl(trylast=True)                       # after kedro-mlflow has put its configuration on the context
+    def after_context_created(self, context) -> None:
+        self._config = getattr(context, "mlflow", None)
+        self._env = context.env
+
+    @hook_impl(tryfirst=True)                      # before kedro-mlflow starts its run
+    def before_pipeline_run(self, run_params: dict) -> None:
+        run = getattr(getattr(self._config, "tracking", None), "run", None)
+        if run is None or run.name:
+            return
+        run.name = run_name(run_params.get("pipeline_names") or run_params.get("pipeline_name"),
+                            run_params.get("env") or self._env)
+
+
+def run_name(pipelines: str | list[str] | None, env: str | None) -> str:
+    """``<pipelines joined by +>-<environment>``; the default pipeline is ``all``, no environment ``local``."""
+    from hybrid_recommender.settings import CONFIG_LOADER_ARGS
+
+    names = [pipelines] if isinstance(pipelines, str) else list(pipelines or [])
+    names = ["all" if n == "__default__" else n for n in names] or ["all"]
+    return f"{'+'.join(names)}-{env or CONFIG_LOADER_ARGS['default_run_env']}"

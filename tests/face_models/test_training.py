@@ -37,7 +37,9 @@ def test_short_real_run_lands_a_nested_mlflow_run_with_metrics(tmp_path, fer_sma
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     try:
-        experiment = mlflow.set_experiment("face_models_test")
+        # A temporary artifact store too: without one MLflow writes the artifacts to ./mlruns of the checkout.
+        experiment_id = mlflow.create_experiment("face_models_test", artifact_location=(tmp_path / "mlruns").as_uri())
+        experiment = mlflow.set_experiment(experiment_id=experiment_id)
         with mlflow.start_run(run_name="kedro_parent") as parent:
             with child_run("frame_cnn_face_vgg_xs") as run:
                 net, info = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, CFG, run, tmp_path / "work", seed=3)

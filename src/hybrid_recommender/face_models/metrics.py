@@ -41,24 +41,27 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, classe
 
 
 def confusion_figure(confusion: np.ndarray, classes: Sequence[str], title: str):
-    """A row-normalised confusion matrix with counts, as a matplotlib figure."""
+    """A confusion matrix for a report page: each cell shows its count and its share of the true class (the row),
+    coloured by that share on a labelled 0-1 scale."""
     cm = np.asarray(confusion, dtype=np.float64)
     rows = cm.sum(1, keepdims=True)
     frac = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
-    size = 1.0 + 0.55 * len(classes)
-    fig, ax = plt.subplots(figsize=(size + 1.2, size))
+    k = len(classes)
+    side = min(7.0, max(3.5, 0.8 * k + 1.5))            # 2 classes to 8 and more, every cell readable
+    fig, ax = plt.subplots(figsize=(side + 1.6, side + 0.4), layout="constrained")
     im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title, fontsize=9)
-    for i in range(len(classes)):
-        for j in range(len(classes)):
-            ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", fontsize=7,
+    ax.set_xticks(range(k), classes, rotation=45 if k > 3 else 0, ha="right" if k > 3 else "center")
+    ax.set_yticks(range(k), classes)
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label")
+    ax.set_title(f"{title}\n({int(cm.sum()):,} samples; cell: count and share of its true class)", fontsize=10)
+    size = 9 if k <= 7 else 7
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, f"{int(cm[i, j]):,}\n{frac[i, j]:.0%}", ha="center", va="center", fontsize=size,
                     color="white" if frac[i, j] > 0.5 else "black")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    fig.tight_layout()
+    bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("share of the true class (row-normalised)")
     return fig
 
 

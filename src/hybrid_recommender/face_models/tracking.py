@@ -7,6 +7,7 @@ import logging
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import mlflow
 from mlflow.tracking import MlflowClient
@@ -105,6 +106,25 @@ def child_run(name: str, enabled: bool = True, tags: Mapping[str, str] | None = 
         child.finish("FAILED")
         raise
     child.finish("FINISHED")
+
+
+def log_member_figures(members: Mapping[str, Mapping], figures: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Log each video member's confusion matrices to the member's own nested run.
+
+    ``members``: SVM and LSTM members by name, each with the ``run_id`` of its run (``None``: tracking off);
+    ``figures``: :func:`~hybrid_recommender.face_models.training.evaluate_video`'s figures, keyed
+    ``video__<member>__<dataset>__<split>.png``. Each lands as ``confusion/<dataset>__<split>.png`` in the run of
+    its member. Returns the artifact names logged per member.
+    """
+    logged: dict[str, list[str]] = {}
+    for name, member in members.items():
+        run = ChildRun(member.get("run_id"))
+        prefix = f"video__{name}__"
+        for key, figure in figures.items():
+            if key.startswith(prefix) and run.active:
+                run.log_figure(figure, f"confusion/{key.removeprefix(prefix)}")
+                logged.setdefault(name, []).append(f"confusion/{key.removeprefix(prefix)}")
+    return logged
 
 
 def scratch_dir(prefix: str) -> Path:

@@ -61,6 +61,6 @@ def elbow_plot(curve: pd.DataFrame, k: int, params: dict) -> plt.Figure:
 
 
 def clustering_metrics(curve: pd.DataFrame, k: int) -> dict:
-    """The chosen k and the WCSS curve (one step per k) as MLflow metrics."""
-    return {"kmeans_chosen_k": {"value": float(k), "step": 0},
-            "kmeans_wcss": [{"value": float(w), "step": int(s)} for s, w in zip(curve["k"], curve["wcss"])]}
+    """The chosen k and the WCSS curve (one step per k) as MLflow metrics, namespaced ``clustering/``."""
+    return {"clustering/kmeans_chosen_k": {"value": float(k), "step": 0},
+            "clustering/kmeans_wcss": [{"value": float(w), "step": int(s)} for s, w in zip(curve["k"], curve["wcss"])]}

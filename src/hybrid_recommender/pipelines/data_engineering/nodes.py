@@ -244,25 +244,84 @@ def ingestion_counts(ratings: pd.DataFrame, users: pd.DataFrame, movies: pd.Data
     return pd.DataFrame(rows, columns=["dataset", "split", "attribute", "label", "count"])
 
 
+SPLITS = ("train", "val", "test")
+MAX_SKIP_ROWS = 12   # the table lists the most frequent reasons; the full list is ingestion_skip_summary.csv
+
+
 def ingestion_counts_plot(counts: pd.DataFrame, skip_summary: pd.DataFrame) -> plt.Figure:
-    """Bar charts: faces per data set and split, emotions per data set, and skipped records by reason."""
-    fig, axes = plt.subplots(1, 3, figsize=(18, 5))
-    faces = counts[(counts["attribute"] == "faces")].pivot_table(index="dataset", columns="split", values="count",
-                                                                 aggfunc="sum", fill_value=0)
-    if not faces.empty:
-        faces.plot.bar(ax=axes[0], rot=0)
-    axes[0].set_title("Faces per data set and split")
-    emotions = counts[counts["attribute"] == "emotion"].pivot_table(index="label", columns="dataset",
-                                                                    values="count", aggfunc="sum", fill_value=0)
-    if not emotions.empty:
-        emotions.plot.bar(ax=axes[1], rot=30)
-    axes[1].set_title("Emotion labels (all splits)")
-    if not skip_summary.empty:
-        labels = (skip_summary["dataset"] + ": " + skip_summary["reason"].str.slice(0, 45)).tolist()
-        axes[2].barh(labels, skip_summary["count"])
-        axes[2].invert_yaxis()
-    else:
-        axes[2].text(0.5, 0.5, "no records skipped", ha="center", va="center")
-    axes[2].set_title("Skipped records by reason")
-    fig.tight_layout()
+    """One report page: faces per data set and split, emotion labels per data set (bars with their counts),
+    and the skipped records by data set and reason as a table (reasons wrapped, never cut off)."""
+    table_lines = 2 + sum(r.count("\n") + 1 for r in _skip_rows(skip_summary)[1])
+    fig = plt.figure(figsize=(10, 5 + 0.22 * table_lines), layout="constrained")
+    grid = fig.add_gridspec(2, 2, height_ratios=[4.5, 0.5 + 0.22 * table_lines])
+    faces_ax, emotions_ax, table_ax = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, :])
+    totals = counts[(counts["dataset"] == "movielens") & (counts["attribute"].isin(["ratings", "users", "movies"]))]
+    movielens = ", ".join(f"{int(c):,} {a}" for a, c in zip(totals["attribute"], totals["count"]))
+    fig.suptitle("Ingestion report" + (f"  (MovieLens 100K: {movielens})" if movielens else ""), fontsize=13)
+
+    faces = counts[counts["attribute"] == "faces"].pivot_table(index="dataset", columns="split", values="count",
+                                                               aggfunc="sum", fill_value=0)
+    faces = faces[[s for s in SPLITS if s in faces.columns] + [s for s in faces.columns if s not in SPLITS]]
+    _bars(faces_ax, faces, "Faces per data set and split", "faces", "data set", "no face data set read")
+    emotions = counts[counts["attribute"] == "emotion"].pivot_table(index="label", columns="dataset", values="count",
+                                                                    aggfunc="sum", fill_value=0)
+    _bars(emotions_ax, emotions, "Emotion labels per data set (all splits)", "faces", "emotion", "no emotion labels")
+    _skip_table(table_ax, skip_summary)
     return fig
+
+
+def _bars(ax: plt.Axes, table: pd.DataFrame, title: str, xlabel: str, ylabel: str, empty: str) -> None:
+    """Horizontal grouped bars, one group per row of ``table``, each bar labelled with its count."""
+    ax.set_title(title, fontsize=11)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if table.empty:
+        ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    table.plot.barh(ax=ax, width=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.invert_yaxis()
+    for bars in ax.containers:
+        ax.bar_label(bars, labels=[f"{int(v):,}" if v else "" for v in bars.datavalues], fontsize=7, padding=2)
+    ax.set_xlim(0, table.to_numpy().max() * 1.3)
+    ax.legend(title=table.columns.name, fontsize=8, title_fontsize=8, loc="best")
+
+
+def _skip_rows(skip_summary: pd.DataFrame) -> tuple[list[list[str]], list[str]]:
+    """Table rows (data set, wrapped reason, count) of the most frequent reasons, and a last row for the rest."""
+    import textwrap
+
+    if skip_summary.empty:
+        return [], []
+    shown = skip_summary.sort_values("count", ascending=False).head(MAX_SKIP_ROWS)
+    rows = [[d, textwrap.fill(str(r), 95), f"{int(c):,}"]
+            for d, r, c in shown[["dataset", "reason", "count"]].itertuples(index=False)]
+    if len(skip_summary) > len(shown):
+        rest = skip_summary["count"].sum() - shown["count"].sum()
+        rows.append(["...", f"{len(skip_summary) - len(shown)} more reasons (ingestion_skip_summary.csv)", f"{int(rest):,}"])
+    return rows, [r[1] for r in rows]
+
+
+def _skip_table(ax: plt.Axes, skip_summary: pd.DataFrame) -> None:
+    ax.axis("off")
+    total = int(skip_summary["count"].sum()) if len(skip_summary) else 0
+    ax.set_title(f"Skipped records by data set and reason ({total:,} in all)", fontsize=11)
+    if skip_summary.empty:
+        ax.text(0.5, 0.6, "no records skipped", ha="center", va="center", transform=ax.transAxes, fontsize=11)
+        return
+    rows, reasons = _skip_rows(skip_summary)
+    table = ax.table(cellText=rows, colLabels=["data set", "reason", "records"], colWidths=[0.12, 0.76, 0.12],
+                     cellLoc="left", colLoc="left", loc="upper center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    for cell in table.get_celld().values():
+        cell.PAD = 0.02
+    lines = [max(str(v).count("\n") + 1 for v in row) for row in rows]
+    line = 0.98 / (sum(lines) + 1)                      # the panel is sized to the rows, wrapped reasons included
+    for (row, _), cell in table.get_celld().items():
+        cell.set_height(line * (lines[row - 1] if row else 1))
+        if row == 0:
+            cell.set_text_props(weight="bold")

@@ -39,5 +39,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                  outputs="ingestion_counts", name="count_records_per_label"),
             Node(nodes.ingestion_counts_plot, inputs=["ingestion_counts", "ingestion_skip_summary"],
                  outputs="ingestion_counts_plot", name="plot_ingestion_counts"),
-        ]
+        ],
+        tags=["data_engineering"],   # the pipeline's name as a tag: Kedro-Viz filters the graph by it
     )

@@ -34,5 +34,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                  outputs="face_models_summary", name="summarise_face_models"),
             Node(nodes.face_models_metrics, inputs="face_models_summary", outputs="face_models_metrics",
                  name="collect_face_models_metrics"),
-        ]
+        ],
+        tags=["face_models"],   # the pipeline's name as a tag: Kedro-Viz filters the graph by it
     )

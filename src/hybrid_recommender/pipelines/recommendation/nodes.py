@@ -113,10 +113,11 @@ def recommender_comparison(recommenders: dict[str, Recommender], train: pd.DataF
 
 
 def recommendation_metrics(comparison: pd.DataFrame) -> dict:
-    """Each recommender's metrics averaged over the emotions, as MLflow metrics."""
+    """Each recommender's metrics averaged over the emotions, as MLflow metrics:
+    ``recommendation/<recommender>/<metric>`` (e.g. ``recommendation/hybrid/precision_at_10``)."""
     metrics = {}
     means = comparison.drop(columns=["emotion", "users"]).groupby("recommender").mean()
     for name, row in means.iterrows():
         for metric, value in row.items():
-            metrics[f"{name}.{metric}"] = {"value": float(value), "step": 0}
+            metrics[f"recommendation/{name}/{metric}"] = {"value": float(value), "step": 0}
     return metrics

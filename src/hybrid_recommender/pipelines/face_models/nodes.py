@@ -21,7 +21,7 @@ from hybrid_recommender.face_models import make_heads
 from hybrid_recommender.face_models.data import Sequences, build_sequences, face_set
 from hybrid_recommender.face_models.predictor import FaceAttributePredictor
 from hybrid_recommender.face_models.preprocessing import Preprocessing
-from hybrid_recommender.face_models.tracking import ChildRun, child_run
+from hybrid_recommender.face_models.tracking import child_run, log_member_figures
 from hybrid_recommender.face_models.training import (
     _masks,
     evaluate_frame_cnn,
@@ -262,11 +262,7 @@ def fuse_branches(cnn_branch: Mapping, lstm_branch: Mapping, sequences: Sequence
         for key, fig in figures.items():
             if any(f"__{k}__" in key for k in ("cnn_branch", "lstm_branch", "fused")):
                 run.log_figure(fig, f"confusion/{key}")
-    for name, member in {**cnn_branch, **lstm_branch}.items():   # each SVM's and LSTM's matrices with its own run
-        member_run = ChildRun(member.get("run_id"))
-        for key, fig in figures.items():
-            if key.startswith(f"video__{name}__"):
-                member_run.log_figure(fig, f"confusion/{key}")
+    log_member_figures({**cnn_branch, **lstm_branch}, figures)   # each SVM's and LSTM's matrices in its own run
     return spec, pd.DataFrame(rows), figures
 
 

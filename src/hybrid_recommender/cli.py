@@ -7,6 +7,7 @@ project cli.py), so ``kedro run`` is the same command.
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -34,9 +35,21 @@ from hybrid_recommender.inference.cli import recommend  # noqa: E402 - light: lo
 from hybrid_recommender.paths import PROJECT_ROOT  # noqa: E402
 
 
+UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC)
+
+
 def find_input_error(exc: BaseException | None) -> InputDataError | None:
-    """The InputDataError behind ``exc``, if any."""
-    return find_error(exc, InputDataError)
+    """The InputDataError behind ``exc``, if any; an output a pipeline cannot write (a read-only folder, a full
+    disk) becomes one too, naming the path, whichever pipeline's dataset hit it."""
+    found = find_error(exc, InputDataError)
+    if found is not None:
+        return found
+    os_error = find_error(exc, OSError)
+    if os_error is not None and os_error.errno in UNWRITABLE:
+        where = os_error.filename or "an output folder"
+        return InputDataError(f"{where}: cannot write there ({os_error.strerror}); make the folder writable "
+                              f"(or free disk space) and run again")
+    return None
 
 
 def _enter_project() -> None:

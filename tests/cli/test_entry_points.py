@@ -50,3 +50,21 @@ def test_run_reports_bad_input_as_one_error_line_from_any_folder_of_the_project(
     assert len(errors) == 1 and str(datasets) in errors[0], result.stderr[-2000:]
     assert not (project_copy.root / "conf" / "mlflow.db").exists()
     assert [run.info.status for run in project_copy.mlflow_runs()] == ["FAILED"]
+
+
+def test_an_unwritable_output_of_any_pipeline_is_one_clear_error():
+    """Kedro wraps a save's PermissionError in a DatasetError; the command shows one line naming the path."""
+    from kedro.io import DatasetError
+
+    from hybrid_recommender.cli import find_input_error
+
+    try:
+        try:
+            raise PermissionError(13, "Permission denied", "data/08_reporting/recommender_comparison.csv")
+        except PermissionError as exc:
+            raise DatasetError("Failed while saving data to dataset recommender_comparison") from exc
+    except DatasetError as wrapped:
+        error = find_input_error(wrapped)
+    assert str(error) == ("data/08_reporting/recommender_comparison.csv: cannot write there (Permission denied); "
+                          "make the folder writable (or free disk space) and run again")
+    assert find_input_error(DatasetError("Failed while loading data")) is None   # other errors keep their traceback

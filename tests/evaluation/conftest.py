@@ -10,7 +10,14 @@ import pytest
 import yaml
 
 from hybrid_recommender.paths import PROJECT_ROOT
-from tests.face_models.conftest import SMALL, ckplus_table, empty_table, fer_small, utk_small  # noqa: F401
+from tests.face_models.conftest import (  # noqa: F401 - fixtures reused here
+    SMALL,
+    ckplus_table,
+    empty_table,
+    face_model_params,
+    fer_small,
+    utk_small,
+)
 
 
 def load_params(name: str) -> dict:
@@ -69,14 +76,15 @@ def tiny_predictor(tmp_path_factory, fer_small, utk_small):
     """A face predictor trained for 3 steps by face_models' own nodes on small real sets (no accuracy claim)."""
     from hybrid_recommender.pipelines.face_models import nodes
 
-    base = load_params("face_models")
-    p = copy.deepcopy(base)
-    p.update({"smoke": True, "tracking": False, "workdir": str(tmp_path_factory.mktemp("fm_work"))})
+    p = face_model_params("smoke")
+    p.update({"tracking": False, "workdir": str(tmp_path_factory.mktemp("fm_work"))})
     p["preprocessing"].update(SMALL)
-    p["smoke_overrides"]["frame_cnn"].update({"max_steps": 3, "train_limit": 120})
+    p["frame_cnn"].update({"max_steps": 3, "train_limit": 120, "backbones": ["face_vgg_xs"], "ten_crop_eval": [False]})
+    p["video"]["lstm"]["frame_models"] = ["face_vgg_xs"]
     raf = empty_table()
     ck = empty_table(48)
-    frame_cnns, _, _ = nodes.train_frame_cnns(*fer_small, *utk_small, utk_small[1], *ck, *raf, p, True)
+    frame_cnns, _, _ = nodes.train_frame_cnns(*fer_small, *utk_small, utk_small[1], *ck, *raf, p,
+                                              load_params("data_engineering")["age_groups"], True)
     return nodes.assemble_predictor(frame_cnns, {}, {}, {}, p)
 
 
@@ -91,7 +99,7 @@ def evaluated(split, systems, params, rec_params, age_bins, tiny_predictor, utk_
     import pandas as pd
 
     from hybrid_recommender.pipelines.evaluation import nodes
-    from hybrid_recommender.pipelines.face_models.nodes import log_summary
+    from hybrid_recommender.pipelines.face_models.nodes import summarise_face_models
 
     train, test, users, movies = split
     predictions = nodes.held_out_face_predictions(tiny_predictor, *utk_small, *fer_small, *empty_table(), params)
@@ -108,7 +116,7 @@ def evaluated(split, systems, params, rec_params, age_bins, tiny_predictor, utk_
     predicted = nodes.predicted_scores(observations, every, train, test, movies, params, rec_params)
     prf, target = nodes.prf_by_age_group(oracle, predicted, params, rec_params)
     table3, per_attribute = nodes.face_attribute_accuracy(predictions, observations, params)
-    summary = log_summary(pd.DataFrame([{"dataset": "fer2013", "split": "val", "attribute": "emotion",
+    summary = summarise_face_models(pd.DataFrame([{"dataset": "fer2013", "split": "val", "attribute": "emotion",
                                          "variant": "source/centre_crop", "accuracy": 0.25}]), pd.DataFrame())
     face_models = nodes.face_models_comparison(summary)
     clusters = nodes.favoured_clusters(every, rec_params, age_bins)

@@ -219,7 +219,7 @@ class FaceAttributePredictor:
         predictor = cls(Preprocessing(**config["preprocessing"]), heads, frame_models, weights, svms, lstms,
                         config["fusion"], config["clips"], config["framing"], config["metadata"], config["model_card"],
                         batch_size)
-        log.info("%s", predictor.describe())
+        log.debug("%s", predictor.describe())   # `describe()` and `model_card` give it to callers
         return predictor
 
 

@@ -37,6 +37,7 @@ def test_tables_carry_ours_beside_the_paper(evaluated, params):
 def test_one_parent_run_and_exactly_n_observation_children(evaluated, params, rec_params, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
+    mlflow.create_experiment("e2e", artifact_location=(tmp_path / "mlruns").as_uri())   # not ./mlruns
     e = evaluated
     try:
         out = nodes.evaluation_mlflow_runs(

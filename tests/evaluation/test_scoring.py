@@ -103,6 +103,7 @@ def test_same_seed_gives_identical_tables_and_improved_weights_come_from_validat
 def test_mlflow_parent_with_exactly_n_children_in_a_temporary_store(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.create_experiment("eval_test", artifact_location=(tmp_path / "mlruns").as_uri())   # not ./mlruns
     train, test, users, movies, clusters, obs = _toy_case()
     obs = pd.concat([obs.assign(obs_id=i) for i in range(5)], ignore_index=True)
     obs = obs.assign(age_face_id="utkface/x.jpg", emotion_face_id="fer2013/y.jpg", attributes_right=False)

@@ -66,7 +66,7 @@ def test_one_parent_run_and_exactly_n_observation_children(evaluated, params, re
             "prf_by_age_group.png", "favoured_clusters.png"} <= artifacts
 
 
-def test_notebook_runs_top_to_bottom_through_the_catalog(evaluated, tmp_path):
+def test_notebook_runs_top_to_bottom_through_the_catalog(evaluated, tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
     import nbformat
     from kedro.framework.session import KedroSession
@@ -78,6 +78,8 @@ def test_notebook_runs_top_to_bottom_through_the_catalog(evaluated, tmp_path):
         shutil.copytree(PROJECT_ROOT / part, project / part, ignore=shutil.ignore_patterns("__pycache__", "local"))
     (project / "conf" / "local").mkdir()
     shutil.copy(PROJECT_ROOT / "pyproject.toml", project / "pyproject.toml")
+    # this process imported the checkout's package: resolve ${project_path:...} (the MLflow store) in the copy
+    monkeypatch.setattr("hybrid_recommender.config_resolvers.PROJECT_ROOT", project)
     bootstrap_project(project)
     with KedroSession.create(project_path=project, env="fast") as session:
         catalog = session.load_context().catalog

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import resource
 import time
@@ -60,15 +61,17 @@ def run_environment(env: str, extra: dict) -> dict:
         session.run(pipeline_names=["face_models"])
     wall = time.perf_counter() - start
     summary = pd.read_csv(PROJECT_ROOT / "data/08_reporting/face_models/summary.csv")
+    card = json.loads((PROJECT_ROOT / "data/06_models/face_attribute_predictor/config.json").read_text())["model_card"]
     return {"env": env, "wall_min": wall / 60, "summary": summary, "curve": accuracy_curve(f"sqlite:///{(PROJECT_ROOT / 'mlflow.db').as_posix()}"),
-            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+            "networks": card["networks"], "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
 
 
 def accuracy_curve(tracking_uri: str) -> pd.DataFrame:
-    """Validation emotion accuracy after each epoch of the newest frame CNN run, against minutes since its start."""
+    """Validation emotion accuracy after each epoch of the newest frame CNN run with an emotion head, against
+    minutes since its start."""
     client = MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name("hybrid_recommender")
-    run = client.search_runs([experiment.experiment_id], "tags.`face_models.kind` = 'frame_cnn'",
+    run = client.search_runs([experiment.experiment_id], "tags.`face_models.heads` LIKE '%emotion%'",
                              order_by=["attributes.start_time DESC"], max_results=1)[0]
     history = client.get_metric_history(run.info.run_id, "val/emotion_acc")
     start = run.info.start_time
@@ -88,6 +91,9 @@ def report(result: dict) -> str:
             "yes" if row["accuracy"] >= target else f"no ({100 * (row['accuracy'] - target):+.1f} points)")
         acc = "-" if pd.isna(row["accuracy"]) else f"{100 * row['accuracy']:.1f}%"
         lines.append(f"| {row['metric']} | {acc} | {'' if target is None else f'{100 * target:.0f}%'} | {met} |")
+    lines += ["", "| network | heads | epochs | minutes of training | training faces |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {', '.join(n['heads'])} | {n['epochs']} | {n['fit_minutes']} | {n['train_faces']} |"
+              for name, n in result["networks"].items()]
     lines += ["", "| minutes of training | step | validation emotion accuracy |", "|---|---|---|"]
     lines += [f"| {r.minutes:.1f} | {r.step} | {100 * r.val_emotion_acc:.1f}% |" for r in curve.itertuples()]
     return "\n".join(lines)

@@ -136,7 +136,7 @@ def test_a_refused_data_set_stops_the_run_when_no_other_gives_its_labels(tmp_pat
     utk = write_files(tmp_path / "utkface", {"crop_part1/readme.txt": b"no faces"})
     ck = write_files(tmp_path / "ckplus48", {"CK+48/readme.txt": b"no frames"})
     fer = zip_folder(write_files(tmp_path / "fer_src", {"x.txt": b"1"}), tmp_path / "fer2013.zip")
-    inventory = nodes.data_set_inventory(params, DataSource(fer), DataSource(utk), DataSource(ck), None, None)
+    inventory = nodes.data_set_inventory(params, DataSource(fer), DataSource(utk), DataSource(ck), None, None, None)
     _, _, ck_skips = nodes.ckplus_faces(DataSource(ck), inventory, params)  # FER2013 still gives emotions
     assert ck_skips["reason"].str.startswith("data set refused: ").all() and len(ck_skips) == 1
     with pytest.raises(InputDataError, match="no UTKFace images found"):

@@ -143,7 +143,7 @@ def test_a_mistyped_datasets_dir_is_named_and_never_created(tmp_path, monkeypatc
     monkeypatch.setenv("HYBRID_DATASETS_DIR", str(tmp_path / "datsets"))
     params = {**config_loader("fast")["parameters"]["data_engineering"], "download_movielens": True}
     assert params["datasets_dir"] == (tmp_path / "datsets").as_posix()
-    for node in (lambda: nodes.data_set_inventory(params, *[None] * 5),
+    for node in (lambda: nodes.data_set_inventory(params, *[None] * 6),
                  lambda: nodes.movielens_tables(None, None, params)):  # the download must not create it either
         with pytest.raises(InputDataError) as error:
             node()

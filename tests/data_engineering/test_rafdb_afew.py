@@ -6,6 +6,7 @@ import pytest
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest import afew
 from hybrid_recommender.ingest.rafdb import parse_manual_attributes, read_rafdb
+from hybrid_recommender.io.kedro_datasets import ClipFaceCache
 from hybrid_recommender.io.sources import DataSource
 from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES as EDGES, DEFAULT_AGE_GROUPS as GROUPS
 from tests.conftest import require_shared
@@ -78,8 +79,7 @@ def afew_tree(tmp_path_factory) -> Path:
 
 
 def test_afew_clips_become_main_face_crops_with_counted_skips(afew_tree, tmp_path):
-    cfg = {**AFEW_CFG, "cache_dir": str(tmp_path / "cache")}
-    table = afew.read_afew(DataSource(afew_tree), cfg, EDGES, GROUPS)
+    table = afew.read_afew(DataSource(afew_tree), AFEW_CFG, EDGES, GROUPS, ClipFaceCache(tmp_path / "cache"))
     index = table.index
     per_clip = index.groupby("sequence_id").size().to_dict()
     assert per_clip == {"train/happy/000001": 6, "val/sad/000002": 4, "val/surprise/000006": 2}
@@ -97,13 +97,16 @@ def test_afew_clips_become_main_face_crops_with_counted_skips(afew_tree, tmp_pat
 
 
 def test_afew_second_run_reads_the_cache_without_detecting(afew_tree, tmp_path, monkeypatch):
-    cfg = {**AFEW_CFG, "cache_dir": str(tmp_path / "cache")}
-    first = afew.read_afew(DataSource(afew_tree), cfg, EDGES, GROUPS)
+    cache = ClipFaceCache(tmp_path / "cache")
+    first = afew.read_afew(DataSource(afew_tree), AFEW_CFG, EDGES, GROUPS, cache)
+    cached = sorted(cache.folder.glob("*.npz"))
+    assert cached and not list(cache.folder.glob(".*"))   # one file per clip read, no temporary left
 
     def no_detection(*args, **kwargs):
         raise AssertionError("MTCNN ran although every clip is cached")
 
     monkeypatch.setattr("hybrid_recommender.faces.detector.FaceAligner", no_detection)
-    second = afew.read_afew(DataSource(zip_folder(afew_tree, tmp_path / "AFEW.zip")), cfg, EDGES, GROUPS)
+    second = afew.read_afew(DataSource(zip_folder(afew_tree, tmp_path / "AFEW.zip")), AFEW_CFG, EDGES, GROUPS, cache)
+    assert sorted(cache.folder.glob("*.npz")) == cached
     assert np.array_equal(first.pixels, second.pixels)
     assert first.index["face_id"].tolist() == second.index["face_id"].tolist()

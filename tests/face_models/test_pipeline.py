@@ -38,7 +38,12 @@ def test_environments_share_one_code_path_and_differ_in_single_keys():
     assert paper["frame_cnn"]["class_weight_power"] == 0.5 and base["frame_cnn"]["class_weight_power"] == 0.0
     assert {e["hardware"]["accelerator"] for e in (paper, cpu, fast)} == {"auto"}
     assert cpu["frame_cnn"]["backbones"] == fast["frame_cnn"]["backbones"] == ["face_vgg_s"]
-    assert cpu["frame_cnn"]["max_epochs"] > fast["frame_cnn"]["max_epochs"]
+    def epochs(env, group):
+        return {**env["frame_cnn"], **env["frame_cnn"]["group_overrides"][group]}["max_epochs"]
+
+    for group in ("emotion", "gender_age_group"):
+        assert epochs(cpu, group) > epochs(fast, group)
+    assert cpu["frame_cnn"]["head_groups"] == [["emotion"], ["gender", "age_group"]]
     assert fast["video"] == {**base["video"], "lstm": {**base["video"]["lstm"], "max_epochs": 20, "cv_max_epochs": 10}}
     assert {e["environment"] for e in (paper, cpu, fast, base)} == {"paper", "cpu", "fast", "base"}
 
@@ -56,13 +61,21 @@ def test_nodes_run_end_to_end_on_small_real_data(tmp_path, fer_small, utk_small,
     assert set(metrics["dataset"]) == {"fer2013", "utkface", "ckplus"}
     assert {"source/centre_crop", "mtcnn/centre_crop"} <= set(metrics["variant"])
     assert any(k.endswith(".png") for k in figures)
+    # one network per head group, each trained only on the data sets that label its heads
+    models = frame_cnns["models"]
+    assert set(models) == {"face_vgg_xs_emotion", "face_vgg_xs_gender_age_group"}
+    assert set(models["face_vgg_xs_emotion"]["train_faces"]) == {"fer2013", "ckplus"}
+    assert set(models["face_vgg_xs_gender_age_group"]["train_faces"]) == {"utkface"}
+    assert set(models["face_vgg_xs_gender_age_group"]["net"].classes) == {"gender", "age_group"}
+    assert set(metrics.loc[metrics["attribute"] == "emotion", "model"]) == {"face_vgg_xs_emotion"}
+    assert set(metrics.loc[metrics["attribute"] != "emotion", "model"]) == {"face_vgg_xs_gender_age_group"}
     sequences = nodes.build_emotion_sequences(*ckplus_table, *afew, params)
     assert (sequences.table["n_frames"] == 3).all() and set(sequences.table["split"]) == {"train", "val", "test"}
     features = nodes.extract_sequence_features(frame_cnns, sequences, params)
     cnn = nodes.train_cnn_branch(features, sequences, params)
     lstm = nodes.train_lstm_branch(features, sequences, params)
-    assert set(cnn) == {"svm_face_vgg_xs_l2", "svm_face_vgg_xs_minmax"}
-    assert set(lstm) == {"lstm128_face_vgg_xs", "lstm256_face_vgg_xs"}
+    assert set(cnn) == {"svm_face_vgg_xs_emotion_l2", "svm_face_vgg_xs_emotion_minmax"}
+    assert set(lstm) == {"lstm128_face_vgg_xs_emotion", "lstm256_face_vgg_xs_emotion"}
     fusion, video_metrics, _ = nodes.fuse_branches(cnn, lstm, sequences, params)
     assert sum(fusion["branch_weights"].values()) == pytest.approx(1.0)
     assert {"cnn_branch", "lstm_branch", "fused"} <= set(video_metrics["model"])
@@ -70,6 +83,9 @@ def test_nodes_run_end_to_end_on_small_real_data(tmp_path, fer_small, utk_small,
     out = predictor.predict_sequence(ckplus_table[1][:3])
     assert out["emotion"].shape == (7,) and np.isclose(out["emotion"].sum(), 1.0)
     assert predictor.model_card["environment"] == "smoke" and predictor.model_card["validation_accuracy"]
+    assert predictor.frame_model_weights == {"face_vgg_xs_emotion": {"emotion": 1.0},
+                                             "face_vgg_xs_gender_age_group": {"gender": 1.0, "age_group": 1.0}}
+    assert predictor.predict(utk_small[1][:2])["age_group"].shape == (2, 6)
     summary = nodes.summarise_face_models(metrics, video_metrics)
     assert set(summary["dataset"]) == {"fer2013", "utkface", "ckplus"}        # no AFEW row without AFEW data
     assert (summary.loc[summary["dataset"] == "ckplus", "paper"] == "-").all()  # CK+ is never shown as AFEW

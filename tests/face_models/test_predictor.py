@@ -18,21 +18,27 @@ AGE_GROUPS = ("8-14", "15-24", "25-37", "38-47", "other")   # the configured gro
 
 
 def _predictor() -> FaceAttributePredictor:
+    """Two networks as the CPU recipe trains them: one for emotion, one for gender and age group."""
     torch.manual_seed(0)
-    net = FrameCNN("regnetx_002", make_heads(AGE_GROUPS), 1, pretrained=False)
-    d = net.num_features
+    heads = make_heads(AGE_GROUPS)
+    emotion_net = FrameCNN("regnetx_002", {"emotion": heads["emotion"]}, 1, pretrained=False)
+    face_net = FrameCNN("face_vgg_xs", {h: heads[h] for h in ("gender", "age_group")}, 1, pretrained=False)
+    d = emotion_net.num_features
     rng = np.random.default_rng(0)
-    svms = {f"svm_regnetx_002_{n}": {"frame_model": "regnetx_002", "normalisation": n, "C": 1.0,
+    svms = {f"svm_regnetx_002_{n}": {"frame_model": "regnetx_002_emotion", "normalisation": n, "C": 1.0,
                                      "coef": rng.normal(size=(6, 3 * d)), "intercept": rng.normal(size=6),
                                      "classes": np.array([0, 1, 2, 3, 5, 6])}  # one class absent from training
             for n in ("l2", "minmax")}
-    lstms = {"lstm128_regnetx_002": {"frame_model": "regnetx_002", "hidden": 128, "in_fusion": True,
+    lstms = {"lstm128_regnetx_002": {"frame_model": "regnetx_002_emotion", "hidden": 128, "in_fusion": True,
                                      "net": SequenceLSTM(d, 128)}}
     fusion = {"svm_weights": {"svm_regnetx_002_l2": 0.6, "svm_regnetx_002_minmax": 0.4},
               "lstm_weights": {"lstm128_regnetx_002": 1.0}, "branch_weights": {"cnn_branch": 0.55, "lstm_branch": 0.45}}
-    card = {"environment": "test", "validation_accuracy": {"regnetx_002 emotion (centre crop)": 0.25}}
+    card = {"environment": "test", "validation_accuracy": {"regnetx_002_emotion emotion (centre crop)": 0.25},
+            "networks": {"regnetx_002_emotion": {"backbone": "regnetx_002", "heads": ["emotion"], "epochs": 1}}}
     framing = {"image_size": 64, "margin": 8, "thresholds": [0.6, 0.7, 0.7]}
-    return FaceAttributePredictor(Preprocessing(), make_heads(AGE_GROUPS), {"regnetx_002": net}, {"regnetx_002": 1.0},
+    return FaceAttributePredictor(Preprocessing(), heads, {"regnetx_002_emotion": emotion_net, "face_vgg_xs_ga": face_net},
+                                  {"regnetx_002_emotion": {"emotion": 1.0},
+                                   "face_vgg_xs_ga": {"gender": 1.0, "age_group": 1.0}},
                                   svms, lstms, fusion, framing=framing, model_card=card)
 
 
@@ -77,5 +83,17 @@ def test_predictor_accepts_one_image_gray_or_rgb_and_ten_crop(tmp_path):
 def test_loading_a_predictor_returns_its_model_card(tmp_path):
     _predictor().save(tmp_path / "p")
     loaded = FaceAttributePredictor.load(tmp_path / "p")
-    assert loaded.model_card["validation_accuracy"] == {"regnetx_002 emotion (centre crop)": 0.25}
+    assert loaded.model_card["validation_accuracy"] == {"regnetx_002_emotion emotion (centre crop)": 0.25}
     assert "test environment" in loaded.describe() and "0.25" in loaded.describe()
+    assert "regnetx_002_emotion: regnetx_002 for emotion" in loaded.describe()
+
+
+def test_each_head_comes_from_the_networks_that_have_it():
+    predictor = _predictor()
+    faces = torch.from_numpy(np.random.default_rng(3).integers(0, 256, (4, 1, 48, 48), dtype=np.uint8))
+    probs = predictor.predict(faces)
+    own, _ = predictor.frame_models["regnetx_002_emotion"].probabilities(faces, predictor.prep, False)
+    np.testing.assert_allclose(probs["emotion"], own["emotion"].detach().double().numpy(), atol=1e-6)
+    own, _ = predictor.frame_models["face_vgg_xs_ga"].probabilities(faces, predictor.prep, False)
+    for head in ("gender", "age_group"):
+        np.testing.assert_allclose(probs[head], own[head].detach().double().numpy(), atol=1e-6)

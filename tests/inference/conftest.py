@@ -36,7 +36,7 @@ def predictor_dir(tmp_path_factory, fer_small, utk_small):
                                                                             ("utkface", utk_small))]
     work = tmp_path_factory.mktemp("predictor")
     net, _ = train_frame_cnn("face_vgg_xs", heads, train, val, prep, cfg, ChildRun(None), work / "work", seed=3)
-    predictor = FaceAttributePredictor(prep, heads, {"face_vgg_xs": net}, {"face_vgg_xs": 1.0}, framing=FRAMING,
+    predictor = FaceAttributePredictor(prep, heads, {"face_vgg_xs": net}, {"face_vgg_xs": dict.fromkeys(heads, 1.0)}, framing=FRAMING,
                                        model_card={"environment": "test", "validation_accuracy": {}})
     return predictor.save(work / "face_attribute_predictor")
 

@@ -32,23 +32,29 @@ from hybrid_recommender.face_models.video import aggregate, fuse, normalise as n
 
 log = logging.getLogger(__name__)
 # 2: heads from the configured age groups, a model card, face_vgg backbones, no random_crop_min
-FORMAT_VERSION = 2
+# 3: one network per head group (each with its own heads), frame-model weights per head
+FORMAT_VERSION = 3
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 
 
 class FaceAttributePredictor:
-    """Frame CNN heads for age group, gender and emotion of faces; fused CNN+SVM and LSTM branches for sequences."""
+    """Frame CNN heads for age group, gender and emotion of faces; fused CNN+SVM and LSTM branches for sequences.
+
+    ``frame_model_weights``: network -> head -> weight. A head's probabilities are the weighted sum over the
+    networks that have it (weights from validation accuracy); a network with no weights is kept only for the LSTM
+    branch's features (paper: VGG-16).
+    """
 
     def __init__(self, preprocessing: Preprocessing, heads: Heads, frame_models: Mapping[str, FrameCNN],
-                 frame_model_weights: Mapping[str, float], svms: Mapping[str, dict] | None = None,
+                 frame_model_weights: Mapping[str, Mapping[str, float]], svms: Mapping[str, dict] | None = None,
                  lstms: Mapping[str, dict] | None = None, fusion: Mapping | None = None,
                  clips: Mapping | None = None, framing: Mapping | None = None, metadata: Mapping | None = None,
                  model_card: Mapping | None = None, batch_size: int = 256):
         self.prep = preprocessing
         self.heads = {h: tuple(c) for h, c in heads.items()}
         self.frame_models = {k: m.eval() for k, m in frame_models.items()}
-        self.frame_model_weights = dict(frame_model_weights)
+        self.frame_model_weights = {k: dict(w) for k, w in frame_model_weights.items()}
         self.svms = dict(svms or {})
         self.lstms = {k: {**v, "net": v["net"].eval()} for k, v in (lstms or {}).items()}
         self.fusion = dict(fusion or {})
@@ -71,14 +77,14 @@ class FaceAttributePredictor:
         probs = {h: np.zeros((len(images), len(c)), np.float64) for h, c in self.heads.items()}
         feats = {k: [] for k in self.frame_models}
         for name, net in self.frame_models.items():
-            w = self.frame_model_weights.get(name, 1.0 / len(self.frame_models))
-            if not w and not want_features:
+            w = self.frame_model_weights.get(name, {})
+            if not any(w.values()) and not want_features:
                 continue  # a frame model kept only for the LSTM branch's features (paper: VGG-16)
             for i in range(0, len(images), self.batch_size):
                 x = images[i:i + self.batch_size]
                 out, f = net.probabilities(x, self.prep, ten_crop)
-                for h in self.heads:
-                    probs[h][i:i + len(x)] += w * out[h].double().numpy()
+                for h, wh in w.items():
+                    probs[h][i:i + len(x)] += wh * out[h].double().numpy()
                 if want_features:
                     feats[name].append(f.float().numpy())
         feats = {k: (np.concatenate(v) if v else np.zeros((0, 0), np.float32)) for k, v in feats.items()}
@@ -150,8 +156,10 @@ class FaceAttributePredictor:
         if not card:
             return "face attribute predictor: no model card (saved before format 2)"
         lines = [f"face attribute predictor ({card.get('environment')} environment, trained {card.get('trained_at')}, "
-                 f"{card.get('fit_minutes')} min on {card.get('device')})",
-                 f"  backbone {card.get('backbone')}, epochs {card.get('epochs')}, data {card.get('train_faces')}"]
+                 f"{card.get('fit_minutes')} min on {card.get('device')})"]
+        for name, net in card.get("networks", {}).items():
+            lines.append(f"  {name}: {net.get('backbone')} for {', '.join(net.get('heads', []))}, "
+                         f"{net.get('epochs')} epochs, data {net.get('train_faces')}")
         for name, acc in card.get("validation_accuracy", {}).items():
             lines.append(f"  validation accuracy {name}: {acc}")
         return "\n".join(lines)
@@ -174,7 +182,8 @@ class FaceAttributePredictor:
             "preprocessing": self.prep.to_dict(),
             "labels": self.labels,
             "model_card": self.model_card,
-            "frame_models": {k: {"backbone": m.backbone_name, "in_chans": 1, "weight": self.frame_model_weights.get(k)}
+            "frame_models": {k: {"backbone": m.backbone_name, "in_chans": 1, "heads": list(m.classes),
+                                 "weights": self.frame_model_weights.get(k, {})}
                              for k, m in self.frame_models.items()},
             "svms": {k: {"frame_model": s["frame_model"], "normalisation": s["normalisation"], "C": s.get("C")}
                      for k, s in self.svms.items()},
@@ -203,10 +212,10 @@ class FaceAttributePredictor:
         heads = {h: tuple(c) for h, c in config["labels"].items()}
         frame_models, weights = {}, {}
         for name, spec in config["frame_models"].items():
-            net = FrameCNN(spec["backbone"], heads, spec["in_chans"], pretrained=False)
+            net = FrameCNN(spec["backbone"], {h: heads[h] for h in spec["heads"]}, spec["in_chans"], pretrained=False)
             net.load_state_dict(part(f"frame.{name}."))
             frame_models[name] = net
-            weights[name] = spec.get("weight") if spec.get("weight") is not None else 1.0 / len(config["frame_models"])
+            weights[name] = spec["weights"]
         svms = {name: {**spec, "coef": part(f"svm.{name}.")["coef"].numpy().astype(np.float64),
                        "intercept": part(f"svm.{name}.")["intercept"].numpy().astype(np.float64),
                        "classes": part(f"svm.{name}.")["classes"].numpy()}

@@ -53,9 +53,12 @@ def _trainer(cfg: Mapping, logger, callbacks, default_root_dir: str | Path) -> p
 # ------------------------------------------------------------------------------------------- frame CNN
 def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], val_sets: Sequence[FaceSet],
                     prep: Preprocessing, cfg: Mapping, run: ChildRun, workdir: str | Path, seed: int,
-                    callbacks: Sequence[pl.Callback] = ()) -> tuple[FrameCNN, dict]:
+                    callbacks: Sequence[pl.Callback] = (), init_backbone: Mapping | None = None
+                    ) -> tuple[FrameCNN, dict]:
     """Train one frame CNN on the mixed data sets; returns the trained network (the EMA of its weights when
-    ``ema_decay`` is set, else the best-validation-loss checkpoint) and facts of the run."""
+    ``ema_decay`` is set, else the best-validation-loss checkpoint) and facts of the run.
+
+    ``init_backbone``: a backbone state dict to start from (another network's, e.g. the emotion model's)."""
     pl.seed_everything(seed, workers=True)
     weights = {h: class_weights([s.labels[h] for s in train_sets], len(c), cfg["class_weight_power"]).tolist()
                for h, c in heads.items()}
@@ -64,6 +67,8 @@ def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], 
         lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weight_decay"],
         label_smoothing=cfg["label_smoothing"], class_weights=weights, head_weights=cfg["head_weights"],
         schedule=cfg["schedule"], warmup_fraction=cfg["warmup_fraction"], channels_last=cfg["channels_last"])
+    if init_backbone is not None:
+        module.net.backbone.load_state_dict(init_backbone)
     data = FaceDataModule(train_sets, val_sets, prep, heads, cfg["batch_size"], BatchAugment(**cfg["augment"]), seed)
     workdir = Path(workdir)
     callbacks = list(callbacks)
@@ -77,7 +82,7 @@ def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], 
     if cfg["early_stopping_patience"] and data.val_sets:
         callbacks.append(EarlyStopping(monitor="val/loss", mode="min", patience=cfg["early_stopping_patience"],
                                        strict=False))
-    run.log_params({"backbone": backbone, "seed": seed, "preprocessing": prep.to_dict(),
+    run.log_params({"backbone": backbone, "seed": seed, "initialised_from_another_network": init_backbone is not None, "preprocessing": prep.to_dict(),
                     "train_faces": {s.name: len(s) for s in train_sets}, "class_weights": weights, **cfg})
     trainer = _trainer(cfg, run.lightning_logger(), callbacks, workdir)
     start = time.perf_counter()

@@ -1,14 +1,12 @@
 """AFEW: ``Train_AFEW/<Emotion>/<clip>.avi`` and ``Val_AFEW/<Emotion>/<clip>.avi``.
 
 Each clip becomes per-frame crops of its main (largest) face, found with MTCNN at lowered thresholds and a
-wider margin (paper III-A-2). Crops are cached per clip, keyed by the clip's bytes and the detector
-settings, so a second run does not detect again.
+wider margin (paper III-A-2). Crops are kept per clip in the catalog's ``afew_face_cache`` (keyed by the clip's
+bytes and the detector settings), so a second run does not detect again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path, PurePosixPath
 
 import cv2
@@ -19,6 +17,7 @@ from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.common import FaceTable, SkipLog, first_of_each
 from hybrid_recommender.ingest.faces import face_index
 from hybrid_recommender.ingest.images import count_entries_that_are_not_files, stack_faces
+from hybrid_recommender.io.kedro_datasets import ClipFaceCache
 from hybrid_recommender.io.sources import DataSource
 from hybrid_recommender.labels import canonical_emotion
 
@@ -42,14 +41,13 @@ def read_frames(path: Path, max_frames: int) -> list[np.ndarray]:
     return frames
 
 
-def _clip_faces(source: DataSource, name: str, data: bytes, cfg: dict, aligner_factory) -> dict:
+def _clip_faces(source: DataSource, name: str, data: bytes, cfg: dict, cache: ClipFaceCache, aligner_factory) -> dict:
     """Crops of one clip, from the cache or from MTCNN: {'frames': int, 'crops': array, 'frame_index': array}."""
     settings = {k: cfg[k] for k in ("image_size", "max_frames_per_clip", "mtcnn_thresholds", "mtcnn_margin")}
-    key = hashlib.sha1(data + json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
-    cache = Path(cfg["cache_dir"]) / f"{key}.npz"
-    if cache.exists():
-        with np.load(cache) as cached:
-            return {k: cached[k] for k in cached.files}
+    key = cache.key(data, settings)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     with source.local_copy(name) as path:
         frames = read_frames(path, cfg["max_frames_per_clip"])
     crops = aligner_factory().largest_faces(frames) if frames else []
@@ -59,12 +57,11 @@ def _clip_faces(source: DataSource, name: str, data: bytes, cfg: dict, aligner_f
         "crops": stack_faces([crops[i] for i in kept], cfg["image_size"], 3),
         "frame_index": np.array(kept, dtype=np.int64),
     }
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, **result)
+    cache.put(key, result)
     return result
 
 
-def read_afew(source: DataSource, cfg: dict, edges, labels) -> FaceTable:
+def read_afew(source: DataSource, cfg: dict, edges, labels, cache: ClipFaceCache) -> FaceTable:
     skips = SkipLog("afew", source)
     count_entries_that_are_not_files(source, skips, VIDEO_SUFFIXES)
     wanted = {}
@@ -100,7 +97,7 @@ def read_afew(source: DataSource, cfg: dict, edges, labels) -> FaceTable:
     for name, data in tqdm(source.iter_files(wanted, on_error=skips.add), total=len(wanted),
                            desc="AFEW clips (MTCNN)", unit="clip"):
         split, emotion, clip = wanted[name]
-        faces = _clip_faces(source, name, data, cfg, aligner_factory)
+        faces = _clip_faces(source, name, data, cfg, cache, aligner_factory)
         if int(faces["frames"]) == 0:
             skips.add(name, "unreadable or truncated video (no frame could be decoded)")
             continue

@@ -6,6 +6,8 @@ interrupted run leaves old or new complete files, never a partial or temporary o
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,55 @@ class RawSourceDataset(AbstractDataset[None, "DataSource | None"]):
 
     def _describe(self) -> dict[str, Any]:
         return {"root": str(self._root), "candidates": self._candidates}
+
+
+class ClipFaceCache:
+    """Face crops of each video clip kept between runs, one ``.npz`` per clip, keyed by the clip's bytes and the
+    detector settings (a changed clip or setting is a new key), so a second run does not detect again."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+
+    @staticmethod
+    def key(data: bytes, settings: dict) -> str:
+        return hashlib.sha1(data + json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
+
+    def get(self, key: str) -> dict[str, np.ndarray] | None:
+        path = self.folder / f"{key}.npz"
+        if not path.exists():
+            return None
+        with np.load(path, allow_pickle=False) as cached:
+            return {k: cached[k] for k in cached.files}
+
+    def put(self, key: str, arrays: dict[str, np.ndarray]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".{key}.tmp.npz"
+        try:
+            np.savez(tmp, **arrays)
+            tmp.replace(self.folder / f"{key}.npz")
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+class ClipFaceCacheDataset(AbstractDataset[None, ClipFaceCache]):
+    """The catalog's handle on a :class:`ClipFaceCache` folder: the node that detects faces reads and fills it
+    clip by clip (a run interrupted half-way keeps the clips it finished)."""
+
+    def __init__(self, path: str, metadata: dict[str, Any] | None = None):
+        self._path = Path(path)
+        self.metadata = metadata
+
+    def load(self) -> ClipFaceCache:
+        return ClipFaceCache(self._path)
+
+    def save(self, data: None) -> None:
+        raise DatasetError("ClipFaceCacheDataset is filled clip by clip through the handle it loads, not saved whole.")
+
+    def _exists(self) -> bool:
+        return self._path.is_dir()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path)}
 
 
 class NpyArrayDataset(AbstractDataset[np.ndarray, np.ndarray]):

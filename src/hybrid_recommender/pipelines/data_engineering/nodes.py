@@ -92,7 +92,7 @@ def _readability(source: DataSource | None) -> str:
 
 
 def data_set_inventory(params: dict, fer2013_source, utkface_source, ckplus_source, rafdb_source,
-                       afew_source) -> pd.DataFrame:
+                       afew_source, afew_face_cache) -> pd.DataFrame:
     """Which face data sets were found, where, and whether they can be read; stops early when the datasets
     folder is missing, an output folder cannot be written, or no readable set gives a needed kind of label."""
     datasets_folder(params)
@@ -101,7 +101,7 @@ def data_set_inventory(params: dict, fer2013_source, utkface_source, ckplus_sour
     sources = {"fer2013": fer2013_source, "utkface": utkface_source, "ckplus": ckplus_source,
                "rafdb": rafdb_source, "afew": afew_source}
     if afew_source is not None:
-        writable_folder(params["afew"]["cache_dir"])
+        writable_folder(afew_face_cache.folder)
     rows = [{"dataset": name, "present": src is not None, "path": str(src.path) if src else "",
              "labels": ",".join(sorted(FACE_SETS[name]["labels"])), "problem": _readability(src)}
             for name, src in sources.items()]
@@ -203,10 +203,12 @@ def rafdb_faces(source: DataSource | None, inventory: pd.DataFrame, params: dict
                   lambda: rafdb.read_rafdb(source, cfg["image_size"], *_age_bins(params)), cfg["image_size"], 3)
 
 
-def afew_faces(source: DataSource | None, inventory: pd.DataFrame, params: dict):
-    """AFEW per-frame crops of each clip's main face (MTCNN, cached), their pixels, and skipped clips/frames."""
+def afew_faces(source: DataSource | None, inventory: pd.DataFrame, params: dict, afew_face_cache):
+    """AFEW per-frame crops of each clip's main face (MTCNN, kept per clip in ``afew_face_cache``), their pixels,
+    and skipped clips/frames."""
     cfg = params["afew"]
-    return _faces("afew", source, inventory, params, lambda: afew.read_afew(source, cfg, *_age_bins(params)),
+    return _faces("afew", source, inventory, params,
+                  lambda: afew.read_afew(source, cfg, *_age_bins(params), afew_face_cache),
                   cfg["image_size"], 3)
 
 

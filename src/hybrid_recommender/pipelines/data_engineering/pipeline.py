@@ -13,7 +13,8 @@ def create_pipeline(**kwargs) -> Pipeline:
     face_nodes = [
         Node(
             getattr(nodes, f"{name}_faces"),
-            inputs=[f"{name}_source", "data_set_inventory", "params:data_engineering"],
+            inputs=[f"{name}_source", "data_set_inventory", "params:data_engineering",
+                    *(["afew_face_cache"] if name == "afew" else [])],
             outputs=[f"{name}_faces", f"{name}_pixels", f"{name}_skips"],
             name=f"read_{name}_faces",
             tags=["faces"],
@@ -23,7 +24,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(nodes.data_set_inventory,
-                 inputs=["params:data_engineering", *(f"{n}_source" for n in FACE_SETS)],
+                 inputs=["params:data_engineering", *(f"{n}_source" for n in FACE_SETS), "afew_face_cache"],
                  outputs="data_set_inventory", name="take_data_set_inventory", tags=["faces", "movielens"]),
             Node(nodes.movielens_tables,
                  inputs=["movielens_100k_source", "data_set_inventory", "params:data_engineering"],

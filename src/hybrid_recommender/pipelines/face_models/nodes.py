@@ -100,21 +100,56 @@ def _sets(tables: Mapping[str, tuple[pd.DataFrame, np.ndarray]], which: Mapping[
     return out
 
 
+def head_groups(params: Mapping) -> dict[str, list[str]]:
+    """Networks per backbone: group name (its heads joined by ``_``) -> heads. One group = one shared network."""
+    return {"_".join(group): list(group) for group in params["frame_cnn"]["head_groups"]}
+
+
+def frame_model_name(backbone: str, group: str) -> str:
+    return f"{backbone}_{group}"
+
+
+def emotion_model_name(backbone: str, params: Mapping) -> str:
+    """The network of ``backbone`` that has the emotion head: its features feed the video branches."""
+    for group, heads in head_groups(params).items():
+        if "emotion" in heads:
+            return frame_model_name(backbone, group)
+    raise ValueError("face_models.frame_cnn.head_groups: no group has the emotion head")
+
+
+def _labels_any(face_set, heads) -> bool:
+    return any(bool((face_set.labels[h] >= 0).any()) for h in heads)
+
+
+def _initial_backbone(models: Mapping, backbone: str, init_from: str | None):
+    """The backbone weights of an earlier group's network to start from (``group_overrides.<group>.init_from``)."""
+    if not init_from:
+        return None
+    name = frame_model_name(backbone, init_from)
+    if name not in models:
+        raise ValueError(f"face_models.frame_cnn: init_from {init_from!r} must name a head group listed earlier in "
+                         f"head_groups (trained networks so far: {sorted(models)})")
+    return models[name]["net"].backbone.state_dict()
+
+
 def train_frame_cnns(fer2013_faces, fer2013_pixels, utkface_faces, utkface_pixels, utkface_mtcnn_pixels,
                      ckplus_faces, ckplus_pixels, rafdb_faces, rafdb_pixels, params: Mapping, age_groups: Mapping,
                      exclude_blank: bool, callbacks=()):
     """Train and evaluate every frame CNN the configuration names (each a nested MLflow run).
 
-    The age head has the configured age groups (``data_engineering.age_groups.labels``).
-    ``callbacks``: extra Lightning callbacks (a caller's own progress or timing); Kedro passes none.
+    One network per backbone and head group (``frame_cnn.head_groups``), trained on the data sets that label
+    its heads, with the group's ``group_overrides``; the age head has the configured age groups
+    (``data_engineering.age_groups.labels``). ``callbacks``: extra Lightning callbacks (a caller's own progress
+    or timing); Kedro passes none.
     """
-    cfg, prep, seed = _with_hardware(params["frame_cnn"], params), _prep(params), int(params["seed"])
+    base_cfg, prep, seed = _with_hardware(params["frame_cnn"], params), _prep(params), int(params["seed"])
     heads = make_heads(age_groups["labels"])
-    utk_train_pixels = utkface_mtcnn_pixels if cfg["utkface_framing"] == "mtcnn" else utkface_pixels
+    utk_train_pixels = utkface_mtcnn_pixels if base_cfg["utkface_framing"] == "mtcnn" else utkface_pixels
     train_tables = {"fer2013": (fer2013_faces, fer2013_pixels), "utkface": (utkface_faces, utk_train_pixels),
                     "ckplus": (ckplus_faces, ckplus_pixels), "rafdb": (rafdb_faces, rafdb_pixels)}
-    train_sets = _sets(train_tables, cfg["train_datasets"], prep, heads, exclude_blank, cfg["train_limit"], seed)
-    val_sets = _sets(train_tables, cfg["val_datasets"], prep, heads, exclude_blank, cfg["val_limit"], seed)
+    train_sets = _sets(train_tables, base_cfg["train_datasets"], prep, heads, exclude_blank, base_cfg["train_limit"],
+                       seed)
+    val_sets = _sets(train_tables, base_cfg["val_datasets"], prep, heads, exclude_blank, base_cfg["val_limit"], seed)
     eval_tables = {("fer2013", "source"): (fer2013_faces, fer2013_pixels),
                    ("utkface", "source"): (utkface_faces, utkface_pixels),
                    ("utkface", "mtcnn"): (utkface_faces, utkface_mtcnn_pixels),
@@ -122,32 +157,47 @@ def train_frame_cnns(fer2013_faces, fer2013_pixels, utkface_faces, utkface_pixel
                    ("rafdb", "source"): (rafdb_faces, rafdb_pixels)}
     eval_sets = []
     for (name, framing), (index, pixels) in eval_tables.items():
-        for split in cfg["eval_splits"]:
+        for split in base_cfg["eval_splits"]:
             if len(index) and (index["split"] == split).any():
-                fs = face_set(name, index, pixels, prep, heads, [split], exclude_blank, cfg["eval_limit"], seed)
+                fs = face_set(name, index, pixels, prep, heads, [split], exclude_blank, base_cfg["eval_limit"], seed)
                 eval_sets.append((name, split, framing, fs))
+    unknown = set(base_cfg["group_overrides"]) - set(head_groups(params))
+    if unknown:
+        raise ValueError(f"face_models.frame_cnn.group_overrides names {sorted(unknown)}, which are not head groups "
+                         f"({sorted(head_groups(params))})")
     models, rows, figures = {}, [], {}
-    backbones = list(dict.fromkeys([*cfg["backbones"], *params["video"]["lstm"]["frame_models"]]))
+    backbones = list(dict.fromkeys([*base_cfg["backbones"], *params["video"]["lstm"]["frame_models"]]))
     for backbone in backbones:
-        with child_run(f"frame_cnn_{backbone}", params["tracking"], tags={"face_models.kind": "frame_cnn"}) as run:
-            for name, (index, _) in train_tables.items():   # the held-out rule's result, saved with the run
-                if len(index):
-                    run.log_text(index[["face_id", "split"]].to_csv(index=False), f"splits/{name}_split.csv")
-            net, info = train_frame_cnn(backbone, heads, train_sets, val_sets, prep, cfg, run,
-                                        _workdir(params, backbone), seed, callbacks=list(callbacks))
-            r, figs = evaluate_frame_cnn(backbone, net, eval_sets, prep, cfg["ten_crop_eval"])
-            for row in r:
-                row["fit_seconds"] = info["fit_seconds"]
-                run.log_metrics({metric_key(row, m): row[m] for m in ("accuracy", "macro_f1") if not np.isnan(row[m])})
-            for key, fig in figs.items():
-                run.log_figure(fig, f"confusion/{key}")
-            rows += r
-            figures.update(figs)
-            models[backbone] = {"net": net, "info": info, "run_id": run.run_id,
+        for group, group_heads in head_groups(params).items():
+            name = frame_model_name(backbone, group)
+            cfg = {**base_cfg, **base_cfg["group_overrides"].get(group, {})}
+            sub = {h: heads[h] for h in group_heads}
+            g_train = [s for s in train_sets if _labels_any(s, sub)]   # only the data sets that label these heads
+            g_val = [s for s in val_sets if _labels_any(s, sub)]
+            g_eval = [e for e in eval_sets if _labels_any(e[3], sub)]
+            with child_run(f"frame_cnn_{name}", params["tracking"],
+                           tags={"face_models.kind": "frame_cnn", "face_models.heads": ",".join(sub)}) as run:
+                for ds, (index, _) in train_tables.items():   # the held-out rule's result, saved with the run
+                    if len(index) and ds in {s.name for s in g_train}:
+                        run.log_text(index[["face_id", "split"]].to_csv(index=False), f"splits/{ds}_split.csv")
+                net, info = train_frame_cnn(backbone, sub, g_train, g_val, prep, cfg, run, _workdir(params, name),
+                                            seed, callbacks=list(callbacks),
+                                            init_backbone=_initial_backbone(models, backbone, cfg["init_from"]))
+                r, figs = evaluate_frame_cnn(name, net, g_eval, prep, cfg["ten_crop_eval"])
+                for row in r:
+                    row["fit_seconds"] = info["fit_seconds"]
+                    run.log_metrics({metric_key(row, m): row[m] for m in ("accuracy", "macro_f1")
+                                     if not np.isnan(row[m])})
+                for key, fig in figs.items():
+                    run.log_figure(fig, f"confusion/{key}")
+                rows += r
+                figures.update(figs)
+                models[name] = {"net": net, "info": info, "run_id": run.run_id, "backbone": backbone,
+                                "group": group, "heads": list(sub),
                                 "val_accuracy": _validation_accuracy(r, ten_crop=False),
                                 "val_accuracy_ten_crop": _validation_accuracy(r, ten_crop=True),
-                                "train_faces": {s.name: len(s) for s in train_sets},
-                                "val_faces": {s.name: len(s) for s in val_sets}}
+                                "train_faces": {s.name: len(s) for s in g_train},
+                                "val_faces": {s.name: len(s) for s in g_val}}
     metrics = pd.DataFrame(rows)
     return {"preprocessing": prep.to_dict(), "heads": heads, "models": models}, metrics, figures
 
@@ -191,7 +241,8 @@ def extract_sequence_features(frame_cnns: Mapping, sequences: Sequences, params:
     """Penultimate features of every sequence frame from each frame CNN, original and mirrored/zoomed copies."""
     prep = Preprocessing(**frame_cnns["preprocessing"])
     variants = params["video"]["feature_variants"]
-    wanted = list(dict.fromkeys([*params["frame_cnn"]["backbones"], *params["video"]["lstm"]["frame_models"]]))
+    backbones = dict.fromkeys([*params["frame_cnn"]["backbones"], *params["video"]["lstm"]["frame_models"]])
+    wanted = [emotion_model_name(b, params) for b in backbones]
     return {name: sequence_features(frame_cnns["models"][name]["net"], sequences, prep, variants)
             for name in wanted if name in frame_cnns["models"]}
 
@@ -209,7 +260,8 @@ def train_cnn_branch(features: Mapping, sequences: Sequences, params: Mapping) -
     if not len(sequences):
         return {}
     cfg = params["video"]["svm"]
-    feats = {k: v for k, v in features.items() if k in params["frame_cnn"]["backbones"]}
+    wanted = {emotion_model_name(b, params) for b in params["frame_cnn"]["backbones"]}
+    feats = {k: v for k, v in features.items() if k in wanted}
     members = train_svm_members(feats, sequences, cfg, int(params["seed"]))
     y = sequences.table["label"].to_numpy()
     for name, m in members.items():
@@ -230,7 +282,8 @@ def train_lstm_branch(features: Mapping, sequences: Sequences, params: Mapping) 
     if not len(sequences):
         return {}
     cfg = _with_hardware(params["video"]["lstm"], params)
-    feats = {k: v for k, v in features.items() if k in cfg["frame_models"]}
+    wanted = {emotion_model_name(b, params) for b in cfg["frame_models"]}
+    feats = {k: v for k, v in features.items() if k in wanted}
 
     def factory(name):
         return child_run(name, params["tracking"], tags={"face_models.kind": "lstm"})
@@ -266,19 +319,31 @@ def fuse_branches(cnn_branch: Mapping, lstm_branch: Mapping, sequences: Sequence
     return spec, pd.DataFrame(rows), figures
 
 
+def head_weights_by_model(models: Mapping[str, Mapping], static: list[str]) -> dict[str, dict[str, float]]:
+    """Each head's frame-model weights, proportional to that head's validation accuracy (paper: fusion weights
+    from validation accuracy); a network that does not have a head gives it nothing."""
+    weights = {m: {} for m in models}
+    for head in dict.fromkeys(h for m in static for h in models[m]["heads"]):
+        having = [m for m in static if head in models[m]["heads"]]
+        acc = {m: models[m]["val_accuracy"].get(head, 1.0) for m in having}
+        total = sum(acc.values())
+        for m in having:
+            weights[m][head] = acc[m] / total if total else 1.0 / len(having)
+    return weights
+
+
 def assemble_predictor(frame_cnns: Mapping, cnn_branch: Mapping, lstm_branch: Mapping, fusion: Mapping,
                        params: Mapping) -> FaceAttributePredictor:
     """The fused model as one predictor object (saved as safetensors + JSON through the catalog)."""
     models = frame_cnns["models"]
-    static = [m for m in params["frame_cnn"]["backbones"] if m in models]
-    acc = {m: float(np.mean(list(models[m]["val_accuracy"].values()) or [1.0])) for m in static}
-    total = sum(acc.values()) or 1.0
+    static = [m for m in models if models[m]["backbone"] in params["frame_cnn"]["backbones"]]
     used = {s["frame_model"] for s in cnn_branch.values()} | {s["frame_model"] for s in lstm_branch.values()} | set(static)
+    weights = head_weights_by_model(models, static)
     lstm_cfg = params["video"]["lstm"]
     return FaceAttributePredictor(
         Preprocessing(**frame_cnns["preprocessing"]), frame_cnns["heads"],
-        {m: models[m]["net"] for m in used},
-        {m: (acc[m] / total if m in acc else 0.0) for m in used},
+        {m: models[m]["net"] for m in models if m in used},
+        {m: weights[m] for m in models if m in used},
         svms={k: {kk: v[kk] for kk in ("frame_model", "normalisation", "C", "coef", "intercept", "classes")}
               for k, v in cnn_branch.items()},
         lstms={k: {kk: v[kk] for kk in ("frame_model", "hidden", "in_fusion", "net")} for k, v in lstm_branch.items()},
@@ -291,12 +356,11 @@ def assemble_predictor(frame_cnns: Mapping, cnn_branch: Mapping, lstm_branch: Ma
     )
 
 
-def model_card(frame_cnns: Mapping, backbones: list[str], fusion: Mapping, params: Mapping) -> dict:
+def model_card(frame_cnns: Mapping, static: list[str], fusion: Mapping, params: Mapping) -> dict:
     """What a user needs to judge the predictor: data, environment, training time, validation accuracy."""
     models = frame_cnns["models"]
-    first = models[backbones[0]] if backbones else next(iter(models.values()))
     validation = {}
-    for name in backbones:
+    for name in static:
         for head, acc in models[name]["val_accuracy"].items():
             validation[f"{name} {head} (centre crop)"] = round(acc, 4)
         for head, acc in models[name]["val_accuracy_ten_crop"].items():
@@ -308,11 +372,11 @@ def model_card(frame_cnns: Mapping, backbones: list[str], fusion: Mapping, param
         "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "device": "cuda" if torch.cuda.is_available() and params["hardware"]["accelerator"] in ("auto", "gpu", "cuda")
         else "cpu",
-        "backbone": ", ".join(backbones),
-        "epochs": first["info"]["epochs"],
+        "networks": {m: {"backbone": models[m]["backbone"], "heads": models[m]["heads"],
+                         "epochs": models[m]["info"]["epochs"], "fit_minutes": round(models[m]["info"]["fit_seconds"] / 60, 1),
+                         "train_faces": models[m]["train_faces"], "validation_faces": models[m]["val_faces"]}
+                     for m in static},
         "fit_minutes": round(sum(models[m]["info"]["fit_seconds"] for m in models) / 60, 1),
-        "train_faces": first["train_faces"],
-        "validation_faces": first["val_faces"],
         "validation_accuracy": validation,
         "validation_splits": "FER2013 PublicTest, UTKFace val (hash of file name, MTCNN framing), CK+ val subjects",
     }

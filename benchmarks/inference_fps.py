@@ -9,8 +9,8 @@ at full resolution on every frame (FaceAligner.every_face), each face through th
 per frame for the largest face.
 
 Predictor: ``--predictor`` (a trained folder) or, by default, the configured architecture with random weights
-(regnetx_002 frame CNN, l2/minmax SVMs, LSTM-128/256, as conf/base/parameters_face_models.yml): speed does not
-depend on the weights. Recommender: the hybrid fitted on MovieLens 100K's training split (surprise SVD).
+(face_vgg_s emotion and gender/age networks, l2/minmax SVMs, LSTM-128/256, as conf/base/parameters_face_models.yml):
+speed does not depend on the weights. Recommender: the hybrid fitted on MovieLens 100K's training split (surprise SVD).
 """
 
 from __future__ import annotations
@@ -34,38 +34,30 @@ sys.path.insert(0, str(PROJECT))
 DATASETS = Path(os.environ.get("HYBRID_DATASETS_DIR", PROJECT.parent / "shared" / "datasets"))
 
 
-def _heads(fn) -> tuple:
-    """(heads,) where ``fn`` takes the heads (the face-model rework made them configurable), else ()."""
-    import inspect
-
-    if "heads" not in inspect.signature(fn).parameters:
-        return ()
-    from hybrid_recommender.face_models import make_heads
-    from hybrid_recommender.labels import DEFAULT_AGE_GROUPS
-
-    return (make_heads(DEFAULT_AGE_GROUPS),)
-
-
 def build_predictor(path: str | None):
+    from hybrid_recommender.face_models import make_heads
     from hybrid_recommender.face_models.model import FrameCNN, SequenceLSTM
     from hybrid_recommender.face_models.predictor import FaceAttributePredictor
     from hybrid_recommender.face_models.preprocessing import Preprocessing
+    from hybrid_recommender.labels import DEFAULT_AGE_GROUPS
 
     if path:
         return FaceAttributePredictor.load(path), f"trained predictor {path}"
     torch.manual_seed(0)
-    heads = _heads(FrameCNN)
-    net = FrameCNN("regnetx_002", *heads, 1, pretrained=False)
-    d = net.num_features
+    heads = make_heads(DEFAULT_AGE_GROUPS)
+    emotion = FrameCNN("face_vgg_s", {"emotion": heads["emotion"]}, 1, pretrained=False)
+    face = FrameCNN("face_vgg_s", {h: heads[h] for h in ("gender", "age_group")}, 1, pretrained=False)
+    d = emotion.num_features
     rng = np.random.default_rng(0)
-    svms = {f"svm_{n}": {"frame_model": "regnetx_002", "normalisation": n, "coef": rng.normal(size=(7, 3 * d)),
+    svms = {f"svm_{n}": {"frame_model": "emotion", "normalisation": n, "coef": rng.normal(size=(7, 3 * d)),
                          "intercept": rng.normal(size=7), "classes": np.arange(7)} for n in ("l2", "minmax")}
-    lstms = {f"lstm{h}": {"frame_model": "regnetx_002", "hidden": h, "net": SequenceLSTM(d, h)} for h in (128, 256)}
+    lstms = {f"lstm{h}": {"frame_model": "emotion", "hidden": h, "net": SequenceLSTM(d, h)} for h in (128, 256)}
     fusion = {"svm_weights": {"svm_l2": 0.5, "svm_minmax": 0.5}, "lstm_weights": {"lstm128": 0.5, "lstm256": 0.5},
               "branch_weights": {"cnn_branch": 0.5, "lstm_branch": 0.5}}
-    pred = FaceAttributePredictor(Preprocessing(), *heads, {"regnetx_002": net}, {"regnetx_002": 1.0}, svms, lstms, fusion,
-                                  framing={"image_size": 64, "margin": 8, "thresholds": [0.6, 0.7, 0.7]})
-    return pred, "configured architecture (regnetx_002 + 2 SVMs + LSTM-128/256), random weights"
+    pred = FaceAttributePredictor(Preprocessing(), heads, {"emotion": emotion, "gender_age_group": face},
+                                  {"emotion": {"emotion": 1.0}, "gender_age_group": {"gender": 1.0, "age_group": 1.0}},
+                                  svms, lstms, fusion, framing={"image_size": 64, "margin": 8, "thresholds": [0.6, 0.7, 0.7]})
+    return pred, "configured architecture (face_vgg_s emotion + face_vgg_s gender/age + 2 SVMs + LSTM-128/256), random weights"
 
 
 def build_recommender():

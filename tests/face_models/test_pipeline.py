@@ -90,3 +90,18 @@ def test_nodes_run_end_to_end_on_small_real_data(tmp_path, fer_small, utk_small,
     assert set(summary["dataset"]) == {"fer2013", "utkface", "ckplus"}        # no AFEW row without AFEW data
     assert (summary.loc[summary["dataset"] == "ckplus", "paper"] == "-").all()  # CK+ is never shown as AFEW
     assert "fer2013/public_test/emotion_accuracy_centre" in nodes.face_models_metrics(summary)
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("overrides, message", [
+    ({"emotion": {"init_from": "gender_age_group"}}, "must name a head group listed earlier"),
+    ({"gender_age": {"max_epochs": 2}}, "not head groups"),
+])
+def test_head_group_settings_that_cannot_work_are_refused_by_name(tmp_path, fer_small, utk_small, ckplus_table,
+                                                                   overrides, message):
+    params = _params()
+    params["workdir"] = str(tmp_path / "work")
+    params["frame_cnn"]["group_overrides"] = overrides
+    raf = empty_table()
+    with pytest.raises(ValueError, match=message):
+        nodes.train_frame_cnns(*fer_small, *utk_small, utk_small[1], *ckplus_table, *raf, params, AGE_GROUPS, True)

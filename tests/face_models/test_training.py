@@ -94,3 +94,20 @@ def test_the_age_head_follows_the_configured_age_groups(tmp_path, fer_small, utk
     assert net.heads["age_group"].out_features == 4 and net.classes["age_group"] == tuple(labels)
     probs = predict_heads(net, utk.images, prep)
     assert probs["age_group"].shape == (len(utk), 4)
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_ema_before_its_first_update_leaves_the_trained_weights(tmp_path, fer_small, utk_small):
+    """An EMA that has not started yet (start step beyond the run) must not hand back the initial weights."""
+    prep, train, val = _sets(fer_small, utk_small)
+    cfg = {**CFG, "max_steps": 3}
+    plain, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, cfg, ChildRun(None), tmp_path / "plain", seed=7)
+    late, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, {**cfg, "ema_decay": 0.999, "ema_start_step": 100},
+                              ChildRun(None), tmp_path / "late", seed=7)
+    for head, probs in predict_heads(plain, val[0].images, prep).items():
+        np.testing.assert_allclose(predict_heads(late, val[0].images, prep)[head], probs, atol=1e-6)
+    early, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, {**cfg, "ema_decay": 0.5, "ema_start_step": 0},
+                               ChildRun(None), tmp_path / "early", seed=7)
+    assert not np.allclose(predict_heads(early, val[0].images, prep)["emotion"],
+                           predict_heads(plain, val[0].images, prep)["emotion"])

@@ -51,6 +51,28 @@ def _trainer(cfg: Mapping, logger, callbacks, default_root_dir: str | Path) -> p
 
 
 # ------------------------------------------------------------------------------------------- frame CNN
+class EMAAfterWarmup(EMAWeightAveraging):
+    """Lightning's EMA of the weights, except before its first update: there the stock callback validates, and
+    ends training with, the untouched initial copy; this one uses the current weights until averaging begins."""
+
+    def _averaging(self) -> bool:
+        return self._average_model is not None and int(self._average_model.n_averaged) > 0
+
+    def on_validation_epoch_start(self, trainer, pl_module):
+        self._swapped = self._averaging()
+        if self._swapped:
+            super().on_validation_epoch_start(trainer, pl_module)
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        if getattr(self, "_swapped", False):
+            super().on_validation_epoch_end(trainer, pl_module)
+        self._swapped = False
+
+    def on_train_end(self, trainer, pl_module):
+        if self._averaging():
+            super().on_train_end(trainer, pl_module)
+
+
 def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], val_sets: Sequence[FaceSet],
                     prep: Preprocessing, cfg: Mapping, run: ChildRun, workdir: str | Path, seed: int,
                     callbacks: Sequence[pl.Callback] = (), init_backbone: Mapping | None = None
@@ -74,7 +96,7 @@ def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], 
     callbacks = list(callbacks)
     ckpt = None
     if cfg["ema_decay"]:   # averaging starts after the warm-up, so early random weights do not linger in it
-        callbacks.append(EMAWeightAveraging(decay=cfg["ema_decay"], update_starting_at_step=cfg["ema_start_step"]))
+        callbacks.append(EMAAfterWarmup(decay=cfg["ema_decay"], update_starting_at_step=cfg["ema_start_step"]))
     elif data.val_sets:
         ckpt = ModelCheckpoint(dirpath=workdir / "checkpoints", filename=f"{backbone}-best", monitor="val/loss",
                                mode="min", save_top_k=1, enable_version_counter=False)

@@ -61,9 +61,10 @@ def run_environment(env: str, extra: dict) -> dict:
         session.run(pipeline_names=["face_models"])
     wall = time.perf_counter() - start
     summary = pd.read_csv(PROJECT_ROOT / "data/08_reporting/face_models/summary.csv")
+    metrics = pd.read_csv(PROJECT_ROOT / "data/08_reporting/face_models/frame_cnn_metrics.csv")
     card = json.loads((PROJECT_ROOT / "data/06_models/face_attribute_predictor/config.json").read_text())["model_card"]
     return {"env": env, "wall_min": wall / 60, "summary": summary, "curve": accuracy_curve(f"sqlite:///{(PROJECT_ROOT / 'mlflow.db').as_posix()}"),
-            "networks": card["networks"], "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+            "networks": card["networks"], "gender_by_age": gender_by_age(metrics), "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
 
 
 def accuracy_curve(tracking_uri: str) -> pd.DataFrame:
@@ -77,6 +78,13 @@ def accuracy_curve(tracking_uri: str) -> pd.DataFrame:
     start = run.info.start_time
     return pd.DataFrame([{"minutes": (m.timestamp - start) / 60000, "step": m.step, "val_emotion_acc": m.value}
                          for m in sorted(history, key=lambda m: m.timestamp)])
+
+
+def gender_by_age(metrics: pd.DataFrame) -> pd.DataFrame:
+    """UTKFace test gender accuracy (MTCNN framing, centre crop) within each age group."""
+    rows = metrics[(metrics["dataset"] == "utkface") & (metrics["split"] == "test") & (metrics["attribute"] == "gender")
+                   & (metrics["variant"] == "mtcnn/centre_crop")]
+    return rows[[c for c in rows if c.startswith("accuracy_age_")]].rename(columns=lambda c: c[len("accuracy_age_"):])
 
 
 def report(result: dict) -> str:
@@ -94,6 +102,11 @@ def report(result: dict) -> str:
     lines += ["", "| network | heads | epochs | minutes of training | training faces |", "|---|---|---|---|---|"]
     lines += [f"| {name} | {', '.join(n['heads'])} | {n['epochs']} | {n['fit_minutes']} | {n['train_faces']} |"
               for name, n in result["networks"].items()]
+    by_age = result["gender_by_age"]
+    if len(by_age):
+        lines += ["", "| UTKFace test gender (MTCNN, centre) | " + " | ".join(by_age.columns) + " |",
+                  "|---" * (len(by_age.columns) + 1) + "|",
+                  "| accuracy | " + " | ".join(f"{100 * v:.1f}%" for v in by_age.iloc[0]) + " |"]
     lines += ["", "| minutes of training | step | validation emotion accuracy |", "|---|---|---|"]
     lines += [f"| {r.minutes:.1f} | {r.step} | {100 * r.val_emotion_acc:.1f}% |" for r in curve.itertuples()]
     return "\n".join(lines)

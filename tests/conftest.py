@@ -41,6 +41,23 @@ KNOWN_COPIES = {
 
 
 @functools.cache
+@functools.cache
+def _parameters(env: str) -> dict:
+    from kedro.config import OmegaConfigLoader
+
+    from hybrid_recommender import settings
+
+    args = {k: v for k, v in settings.CONFIG_LOADER_ARGS.items() if k != "default_run_env"}
+    return OmegaConfigLoader(str(PROJECT_ROOT / "conf"), env=env, **args)["parameters"]
+
+
+def project_parameters(name: str, env: str = "local") -> dict:
+    """One pipeline's parameters as Kedro resolves them for ``env`` (base + its keys, interpolations resolved)."""
+    import copy
+
+    return copy.deepcopy(_parameters(env)[name])
+
+
 def is_known_copy(name: str) -> bool:
     """Whether ``name`` in the datasets folder is byte for byte the shared copy described in its README."""
     path = SHARED_DATASETS / name

@@ -7,9 +7,8 @@ import copy
 
 import numpy as np
 import pytest
-import yaml
 
-from hybrid_recommender.paths import PROJECT_ROOT
+from tests.conftest import project_parameters
 from tests.face_models.conftest import (  # noqa: F401 - fixtures reused here
     SMALL,
     ckplus_table,
@@ -21,7 +20,7 @@ from tests.face_models.conftest import (  # noqa: F401 - fixtures reused here
 
 
 def load_params(name: str) -> dict:
-    return yaml.safe_load((PROJECT_ROOT / "conf" / "base" / f"parameters_{name}.yml").read_text())[name]
+    return project_parameters(name)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import yaml
 
 from hybrid_recommender.paths import PROJECT_ROOT
 from hybrid_recommender.pipelines.evaluation import create_pipeline
+from tests.conftest import project_parameters
 
 
 def test_registry_adds_the_face_free_evaluation_to_recommendation_and_everything_to_default():
@@ -29,6 +30,6 @@ def test_every_evaluation_output_is_in_the_catalog_and_parameters_are_complete()
     catalog = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog_evaluation.yml").read_text())
     outputs = create_pipeline().all_outputs()
     assert outputs <= set(catalog), outputs - set(catalog)
-    params = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_evaluation.yml").read_text())["evaluation"]
+    params = project_parameters("evaluation")
     assert params["n_observations"] == 150 and params["age_groups"] == ["8-14", "15-24", "25-37", "38-47"]
     assert params["top_n"] == 10 and params["relevant_min_rating"] == 4

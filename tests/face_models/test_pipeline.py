@@ -10,7 +10,8 @@ from hybrid_recommender.pipelines.face_models import create_pipeline
 from hybrid_recommender.pipelines.face_models import nodes
 from tests.face_models.conftest import empty_table, face_model_params
 
-AGE_GROUPS = {"edges": [0, 8, 15, 25, 38, 48, 200], "labels": ["0-7", "8-14", "15-24", "25-37", "38-47", "48+"]}
+AGE_GROUPS = {"edges": [0, 8, 15, 25, 38, 48, 200], "labels": ["0-7", "8-14", "15-24", "25-37", "38-47", "48+"],
+              "viewers": ["8-14", "15-24", "25-37", "38-47"]}
 
 
 def _params():
@@ -69,6 +70,14 @@ def test_nodes_run_end_to_end_on_small_real_data(tmp_path, fer_small, utk_small,
     assert set(models["face_vgg_xs_gender_age_group"]["net"].classes) == {"gender", "age_group"}
     assert set(metrics.loc[metrics["attribute"] == "emotion", "model"]) == {"face_vgg_xs_emotion"}
     assert set(metrics.loc[metrics["attribute"] != "emotion", "model"]) == {"face_vgg_xs_gender_age_group"}
+    # gender per age group, and over the paper's viewers (8-47): the faces of the split in those four groups
+    gender = metrics[(metrics["attribute"] == "gender") & (metrics["variant"] == "mtcnn/centre_crop")]
+    assert len(gender) == 2
+    for _, row in gender.iterrows():          # the evaluated faces hold children and over-47s too
+        assert 0 < row["n_viewer_ages"] < row["n"]
+        per_group = [row[f"accuracy_age_{g}"] for g in AGE_GROUPS["viewers"] if not np.isnan(row[f"accuracy_age_{g}"])]
+        assert min(per_group) - 1e-9 <= row["accuracy_viewer_ages"] <= max(per_group) + 1e-9
+    assert metrics.loc[metrics["dataset"] == "fer2013", "accuracy_viewer_ages"].isna().all()   # FER2013 has no ages
     sequences = nodes.build_emotion_sequences(*ckplus_table, *afew, params)
     assert (sequences.table["n_frames"] == 3).all() and set(sequences.table["split"]) == {"train", "val", "test"}
     features = nodes.extract_sequence_features(frame_cnns, sequences, params)

@@ -11,7 +11,12 @@ from hybrid_recommender.face_models import make_heads
 from hybrid_recommender.face_models.data import face_set
 from hybrid_recommender.face_models.preprocessing import Preprocessing
 from hybrid_recommender.face_models.tracking import ChildRun, child_run
-from hybrid_recommender.face_models.training import evaluate_frame_cnn, predict_heads, train_frame_cnn
+from hybrid_recommender.face_models.training import (
+    accuracy_by_age_group,
+    evaluate_frame_cnn,
+    predict_heads,
+    train_frame_cnn,
+)
 from hybrid_recommender.labels import DEFAULT_AGE_GROUPS, age_groups
 from tests.face_models.conftest import SMALL, face_model_params
 
@@ -111,3 +116,15 @@ def test_ema_before_its_first_update_leaves_the_trained_weights(tmp_path, fer_sm
                                ChildRun(None), tmp_path / "early", seed=7)
     assert not np.allclose(predict_heads(early, val[0].images, prep)["emotion"],
                            predict_heads(plain, val[0].images, prep)["emotion"])
+
+
+def test_accuracy_by_age_group_counts_only_faces_labelled_with_both():
+    """Gender right/wrong for six faces: per group, over the viewers' groups, unlabelled faces left out."""
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7], [0.5, 0.5], [0.1, 0.9]])
+    gender = np.array([0, 0, 0, 1, -1, 1])          # right, wrong, right, right, (unknown), right
+    ages = np.array([0, 1, 1, 2, 2, -1])            # 0-7, 8-14, 8-14, 15-24, 15-24, (unknown)
+    out = accuracy_by_age_group(probs, gender, ages, ["0-7", "8-14", "15-24", "48+"], ["8-14", "15-24"])
+    assert out["accuracy_age_0-7"] == 1.0 and out["accuracy_age_8-14"] == 0.5 and out["accuracy_age_15-24"] == 1.0
+    assert np.isnan(out["accuracy_age_48+"])
+    assert out["n_viewer_ages"] == 3 and out["accuracy_viewer_ages"] == pytest.approx(2 / 3)
+    assert accuracy_by_age_group(probs, gender, None, ["0-7"], ["0-7"]) == {}

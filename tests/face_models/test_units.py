@@ -155,6 +155,16 @@ def test_face_vgg_is_a_timm_backbone_that_keeps_a_spatial_map_for_small_faces():
     assert 1.0e6 < sum(p.numel() for p in backbone.parameters()) < 1.5e6
     with pytest.raises(ValueError, match="no pretrained weights"):
         timm.create_model("face_vgg_s", pretrained=True)
+    # the 2x2-grid variant: the same weights, features pooled per quarter of the 5x5 map (4 x 256)
+    grid = timm.create_model("face_vgg_s_grid2", pretrained=False, num_classes=0, in_chans=1)
+    grid.load_state_dict(backbone.state_dict())
+    grid.eval()
+    x = torch.randn(2, 1, 40, 40)
+    with torch.no_grad():
+        feats = grid(x)
+        top_left = grid.forward_features(x)[..., :3, :3].mean((-2, -1))
+    assert grid.num_features == 1024 and feats.shape == (2, 1024)
+    assert torch.allclose(feats.view(2, 256, 2, 2)[..., 0, 0], top_left, atol=1e-5)
 
 
 def test_batch_augmentation_keeps_shape_mirrors_and_erases():

@@ -140,10 +140,13 @@ def predict_heads(net: FrameCNN, images: torch.Tensor, prep: Preprocessing, ten_
 
 
 def evaluate_frame_cnn(model_name: str, net: FrameCNN, eval_sets: Sequence[tuple[str, str, str, FaceSet]],
-                       prep: Preprocessing, ten_crop_options: Sequence[bool]) -> tuple[list[dict], dict]:
+                       prep: Preprocessing, ten_crop_options: Sequence[bool], age_groups: Sequence[str] = (),
+                       viewer_age_groups: Sequence[str] = ()) -> tuple[list[dict], dict]:
     """Metrics rows and confusion-matrix figures per (data set, split, framing, crop mode) and attribute.
 
     ``eval_sets`` holds (dataset, split, framing, faces); an attribute is reported where the set labels it.
+    Where a set also labels ages (coded by ``age_groups``), every other head gets its accuracy per age group
+    (``accuracy_age_<group>``) and over the viewers' age groups (``accuracy_viewer_ages``: the paper's 8-47).
     """
     rows, figures = [], {}
     for dataset, split, framing, faces in eval_sets:
@@ -158,10 +161,32 @@ def evaluate_frame_cnn(model_name: str, net: FrameCNN, eval_sets: Sequence[tuple
                     continue
                 m = classification_metrics(probs[head], labels, classes)
                 rows.append(metric_row(model_name, dataset, split, head, variant, m, classes))
+                if head != "age_group" and age_groups:
+                    rows[-1].update(accuracy_by_age_group(probs[head], labels, faces.labels.get("age_group"),
+                                                          age_groups, viewer_age_groups))
                 key = f"{model_name}__{dataset}__{split}__{head}__{framing}__{'tencrop' if tc else 'centre'}.png"
                 figures[key] = confusion_figure(m["confusion"], classes,
                                                 f"{model_name} {dataset}/{split} {head} ({variant}) acc={m['accuracy']:.3f}")
     return rows, figures
+
+
+def accuracy_by_age_group(probabilities: np.ndarray, labels: np.ndarray, ages: np.ndarray | None,
+                          age_groups: Sequence[str], viewer_age_groups: Sequence[str]) -> dict[str, float]:
+    """A head's accuracy within each age group and over the viewers' groups (faces labelled with both)."""
+    if ages is None:
+        return {}
+    right = np.asarray(probabilities).argmax(1) == labels
+    known = (labels >= 0) & (ages >= 0)
+    if not known.any():
+        return {}
+    out = {}
+    for code, group in enumerate(age_groups):
+        mask = known & (ages == code)
+        out[f"accuracy_age_{group}"] = float(right[mask].mean()) if mask.any() else float("nan")
+    viewers = known & np.isin(ages, [age_groups.index(g) for g in viewer_age_groups])
+    out["accuracy_viewer_ages"] = float(right[viewers].mean()) if viewers.any() else float("nan")
+    out["n_viewer_ages"] = int(viewers.sum())
+    return out
 
 
 # ------------------------------------------------------------------------------------------- sequences

@@ -183,11 +183,12 @@ def train_frame_cnns(fer2013_faces, fer2013_pixels, utkface_faces, utkface_pixel
                 net, info = train_frame_cnn(backbone, sub, g_train, g_val, prep, cfg, run, _workdir(params, name),
                                             seed, callbacks=list(callbacks),
                                             init_backbone=_initial_backbone(models, backbone, cfg["init_from"]))
-                r, figs = evaluate_frame_cnn(name, net, g_eval, prep, cfg["ten_crop_eval"])
+                r, figs = evaluate_frame_cnn(name, net, g_eval, prep, cfg["ten_crop_eval"], age_groups["labels"],
+                                             age_groups["viewers"])
                 for row in r:
                     row["fit_seconds"] = info["fit_seconds"]
-                    run.log_metrics({metric_key(row, m): row[m] for m in ("accuracy", "macro_f1")
-                                     if not np.isnan(row[m])})
+                    run.log_metrics({metric_key(row, m): row[m] for m in ("accuracy", "macro_f1", "accuracy_viewer_ages")
+                                     if m in row and not np.isnan(row[m])})
                 for key, fig in figs.items():
                     run.log_figure(fig, f"confusion/{key}")
                 rows += r
@@ -388,14 +389,14 @@ PAPER_FIGURES = {  # the paper's figures for the nearest row (its AFEW and FER20
 }
 
 
-def _pick(df: pd.DataFrame, **where) -> float:
-    """The one accuracy of the rows matching ``where`` (the best, if a frame model is listed twice)."""
-    if df is None or not len(df):
+def _pick(df: pd.DataFrame, metric: str = "accuracy", **where) -> float:
+    """The one ``metric`` of the rows matching ``where`` (the best, if a frame model is listed twice)."""
+    if df is None or not len(df) or metric not in df:
         return float("nan")
     mask = np.ones(len(df), bool)
     for column, value in where.items():
         mask &= (df[column] == value).to_numpy()
-    return float(df.loc[mask, "accuracy"].max()) if mask.any() else float("nan")
+    return float(df.loc[mask, metric].max()) if mask.any() else float("nan")
 
 
 def summarise_face_models(frame_cnn_metrics: pd.DataFrame, video_metrics: pd.DataFrame) -> pd.DataFrame:
@@ -407,14 +408,17 @@ def summarise_face_models(frame_cnn_metrics: pd.DataFrame, video_metrics: pd.Dat
     for framing in ("source", "mtcnn"):
         for attr in ("gender", "age_group"):
             rows.append(("utkface", "test", attr, f"{framing}/centre_crop"))
+            if attr == "gender":     # the same faces, only those of the paper's viewers (8-47)
+                rows.append(("utkface", "test", attr, f"{framing}/centre_crop", "accuracy_viewer_ages"))
     rows.append(("ckplus", "test", "emotion", "source/centre_crop"))
     out = []
-    for dataset, split, attr, variant in rows:
+    for dataset, split, attr, variant, *metric in rows:
+        metric = metric[0] if metric else "accuracy"
         row = {"dataset": dataset, "split": split, "attribute": attr, "variant": variant}
-        key = metric_key(row, "accuracy")
+        key = metric_key(row, metric)
         out.append({"metric": key, "model": "frame_cnn", **row,
                     "paper": PAPER_FIGURES.get(key.rsplit("_accuracy", 1)[0], "-"),
-                    "accuracy": _pick(frame_cnn_metrics, dataset=dataset, split=split, attribute=attr,
+                    "accuracy": _pick(frame_cnn_metrics, metric, dataset=dataset, split=split, attribute=attr,
                                       variant=variant)})
     datasets = sorted(video_metrics["dataset"].unique()) if len(video_metrics) else []
     for dataset in datasets:       # CK+ and, where present, AFEW: never one picked for the other

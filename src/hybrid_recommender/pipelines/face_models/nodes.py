@@ -404,16 +404,15 @@ def summarise_face_models(frame_cnn_metrics: pd.DataFrame, video_metrics: pd.Dat
     rows = []
     for crop in ("centre_crop", "ten_crop"):
         for split in ("val", "test"):
-            rows.append(("fer2013", split, "emotion", f"source/{crop}"))
+            rows.append(("fer2013", split, "emotion", f"source/{crop}", "accuracy"))
     for framing in ("source", "mtcnn"):
-        for attr in ("gender", "age_group"):
-            rows.append(("utkface", "test", attr, f"{framing}/centre_crop"))
-            if attr == "gender":     # the same faces, only those of the paper's viewers (8-47)
-                rows.append(("utkface", "test", attr, f"{framing}/centre_crop", "accuracy_viewer_ages"))
-    rows.append(("ckplus", "test", "emotion", "source/centre_crop"))
+        rows.append(("utkface", "test", "gender", f"{framing}/centre_crop", "accuracy"))
+        # the same faces, only those of the paper's viewers (8-47): a quarter of UTKFace part 1 is infants
+        rows.append(("utkface", "test", "gender", f"{framing}/centre_crop", "accuracy_viewer_ages"))
+        rows.append(("utkface", "test", "age_group", f"{framing}/centre_crop", "accuracy"))
+    rows.append(("ckplus", "test", "emotion", "source/centre_crop", "accuracy"))
     out = []
-    for dataset, split, attr, variant, *metric in rows:
-        metric = metric[0] if metric else "accuracy"
+    for dataset, split, attr, variant, metric in rows:
         row = {"dataset": dataset, "split": split, "attribute": attr, "variant": variant}
         key = metric_key(row, metric)
         out.append({"metric": key, "model": "frame_cnn", **row,

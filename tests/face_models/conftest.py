@@ -7,20 +7,14 @@ import pandas as pd
 import pytest
 
 from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES as EDGES, DEFAULT_AGE_GROUPS as GROUPS
-from tests.conftest import require_shared
+from tests.conftest import project_parameters, require_shared
 
 SMALL = {"image_size": 48, "crop_size": 40}
 
 
 def face_model_params(env: str = "smoke") -> dict:
     """The face_models parameters as Kedro merges them for ``env`` (base + the environment's keys)."""
-    from kedro.config import OmegaConfigLoader
-
-    from hybrid_recommender import settings
-    from hybrid_recommender.paths import PROJECT_ROOT
-
-    args = {k: v for k, v in settings.CONFIG_LOADER_ARGS.items() if k != "default_run_env"}
-    return OmegaConfigLoader(str(PROJECT_ROOT / "conf"), env=env, **args)["parameters"]["face_models"]
+    return project_parameters("face_models", env)
 
 
 def _subset(index: pd.DataFrame, pixels: np.ndarray, per_split: dict[str, int], seed: int = 0):

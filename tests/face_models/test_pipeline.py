@@ -91,7 +91,13 @@ def test_nodes_run_end_to_end_on_small_real_data(tmp_path, fer_small, utk_small,
     predictor = nodes.assemble_predictor(frame_cnns, cnn, lstm, fusion, params)
     out = predictor.predict_sequence(ckplus_table[1][:3])
     assert out["emotion"].shape == (7,) and np.isclose(out["emotion"].sum(), 1.0)
-    assert predictor.model_card["environment"] == "smoke" and predictor.model_card["validation_accuracy"]
+    assert predictor.model_card["environment"] == "smoke"
+    # the card gives each data set's validation accuracy, never a mean of FER2013 and CK+ (the easy one)
+    card = predictor.model_card["validation_accuracy"]
+    for dataset, split in (("fer2013", "FER2013 PublicTest"), ("ckplus", "CK+ val subjects")):
+        row = metrics[(metrics["model"] == "face_vgg_xs_emotion") & (metrics["dataset"] == dataset)
+                      & (metrics["split"] == "val") & (metrics["variant"] == "source/centre_crop")]
+        assert card[f"face_vgg_xs_emotion emotion {split} (centre crop)"] == round(float(row["accuracy"].item()), 4)
     assert predictor.frame_model_weights == {"face_vgg_xs_emotion": {"emotion": 1.0},
                                              "face_vgg_xs_gender_age_group": {"gender": 1.0, "age_group": 1.0}}
     assert predictor.predict(utk_small[1][:2])["age_group"].shape == (2, 6)

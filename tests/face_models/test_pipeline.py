@@ -45,6 +45,8 @@ def test_environments_share_one_code_path_and_differ_in_single_keys():
     for group in ("emotion", "gender_age_group"):
         assert epochs(cpu, group) > epochs(fast, group)
     assert cpu["frame_cnn"]["head_groups"] == [["emotion"], ["gender", "age_group"]]
+    # cpu sets only the crop (44 px of the 48 px face); the soft merge keeps base's other preprocessing keys
+    assert cpu["preprocessing"] == {**base["preprocessing"], "crop_size": 44} and fast["preprocessing"] == base["preprocessing"]
     assert fast["video"] == {**base["video"], "lstm": {**base["video"]["lstm"], "max_epochs": 20, "cv_max_epochs": 10}}
     assert {e["environment"] for e in (paper, cpu, fast, base)} == {"paper", "cpu", "fast", "base"}
 

@@ -96,7 +96,7 @@ def test_nodes_run_end_to_end_on_small_real_data(tmp_path, fer_small, utk_small,
     assert predictor.model_card["environment"] == "smoke"
     # the card gives each data set's validation accuracy, never a mean of FER2013 and CK+ (the easy one)
     card = predictor.model_card["validation_accuracy"]
-    for dataset, split in (("fer2013", "FER2013 PublicTest"), ("ckplus", "CK+ val subjects")):
+    for dataset, split in (("fer2013", "FER2013 PublicTest"), ("ckplus", "CK+ val")):
         row = metrics[(metrics["model"] == "face_vgg_xs_emotion") & (metrics["dataset"] == dataset)
                       & (metrics["split"] == "val") & (metrics["variant"] == "source/centre_crop")]
         assert card[f"face_vgg_xs_emotion emotion {split} (centre crop)"] == round(float(row["accuracy"].item()), 4)

@@ -180,15 +180,20 @@ def find_error(exc: BaseException | None, kind: type[BaseException]) -> Any:
 
 
 class TorchThreadsHook:
-    """Torch's CPU thread count, set once per run from ``face_models.num_threads`` (the machine may be shared)."""
+    """Torch's CPU thread count, set once per run from ``face_models.num_threads`` (``auto``: the cores this
+    process may use, which in a container can be fewer than the machine has)."""
 
     @hook_impl
     def after_context_created(self, context) -> None:
-        threads = context.params["face_models"]["num_threads"]
-        if threads:   # null: torch's own default (every core)
-            import torch   # here, not at import: `kedro --help` need not load torch
+        # here, not at import: `kedro --help` need not load torch
+        from hybrid_recommender.face_models.hardware import torch_threads
 
-            torch.set_num_threads(int(threads))
+        threads = torch_threads(context.params["face_models"]["num_threads"])
+        if threads:   # null: torch's own default
+            import torch
+
+            torch.set_num_threads(threads)
+            log.info("torch uses %d CPU thread(s)", threads)
 
 
 class RunNameHook:

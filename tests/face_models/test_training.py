@@ -108,11 +108,11 @@ def test_ema_before_its_first_update_leaves_the_trained_weights(tmp_path, fer_sm
     prep, train, val = _sets(fer_small, utk_small)
     cfg = {**CFG, "max_steps": 3}
     plain, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, cfg, ChildRun(None), tmp_path / "plain", seed=7)
-    late, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, {**cfg, "ema_decay": 0.999, "ema_start_step": 100},
+    late, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, {**cfg, "ema_decay": 0.999, "ema_start_fraction": 2.0},
                               ChildRun(None), tmp_path / "late", seed=7)
     for head, probs in predict_heads(plain, val[0].images, prep).items():
         np.testing.assert_allclose(predict_heads(late, val[0].images, prep)[head], probs, atol=1e-6)
-    early, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, {**cfg, "ema_decay": 0.5, "ema_start_step": 0},
+    early, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, {**cfg, "ema_decay": 0.5, "ema_start_fraction": 0.0},
                                ChildRun(None), tmp_path / "early", seed=7)
     assert not np.allclose(predict_heads(early, val[0].images, prep)["emotion"],
                            predict_heads(plain, val[0].images, prep)["emotion"])

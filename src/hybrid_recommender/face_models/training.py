@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,7 +17,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from hybrid_recommender.face_models import Heads
 from hybrid_recommender.face_models.augment import BatchAugment
+from hybrid_recommender.face_models.budget import SchedulePlan, measure_speed, plan_schedule
 from hybrid_recommender.face_models.data import FaceDataModule, FaceSet, Sequences, class_weights, clip_windows
+from hybrid_recommender.face_models.hardware import ComputeChoice, choose_compute
 from hybrid_recommender.face_models.metrics import classification_metrics, confusion_figure, metric_row
 from hybrid_recommender.face_models.model import FaceAttributeModule, FrameCNN, LSTMModule, SequenceLSTM
 from hybrid_recommender.face_models.preprocessing import Preprocessing
@@ -37,23 +40,37 @@ from hybrid_recommender.labels import EMOTIONS
 log = logging.getLogger(__name__)
 
 
-def _trainer(cfg: Mapping, logger, callbacks, default_root_dir: str | Path) -> pl.Trainer:
-    """A Lightning Trainer on ``cfg``'s accelerator/devices/precision (``auto`` picks a GPU where there is one)."""
-    return pl.Trainer(
+def _trainer_kwargs(cfg: Mapping, default_root_dir: str | Path) -> dict:
+    """Lightning Trainer arguments from ``cfg``: accelerator/devices (``auto`` picks a GPU where there is one),
+    precision (already chosen: never ``auto`` here), the schedule's length and the run's habits."""
+    return dict(
         accelerator=cfg["accelerator"], devices=cfg["devices"], precision=cfg["precision"], deterministic=True,
-        logger=logger, callbacks=callbacks, max_epochs=cfg["max_epochs"], max_steps=cfg["max_steps"] or -1,
+        max_epochs=cfg["max_epochs"], max_steps=cfg["max_steps"] or -1,
         max_time=cfg["max_time"], limit_train_batches=cfg["limit_train_batches"] or 1.0,
         limit_val_batches=cfg["limit_val_batches"] or 1.0, log_every_n_steps=cfg["log_every_n_steps"],
         num_sanity_val_steps=0, enable_progress_bar=cfg["progress_bar"], enable_model_summary=False,
         default_root_dir=str(default_root_dir), gradient_clip_val=cfg["gradient_clip_val"],
-        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
     )
+
+
+def _trainer(cfg: Mapping, logger, callbacks, default_root_dir: str | Path) -> pl.Trainer:
+    return pl.Trainer(**_trainer_kwargs(cfg, default_root_dir), logger=logger, callbacks=callbacks,
+                      enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks))
 
 
 # ------------------------------------------------------------------------------------------- frame CNN
 class EMAAfterWarmup(EMAWeightAveraging):
-    """Lightning's EMA of the weights, except before its first update: there the stock callback validates, and
-    ends training with, the untouched initial copy; this one uses the current weights until averaging begins."""
+    """Lightning's EMA of the weights, starting after ``start_fraction`` of the run's optimiser steps (so early
+    random weights do not linger in it, however long the schedule turns out); before its first update the stock
+    callback validates, and ends training with, the untouched initial copy: this one uses the current weights."""
+
+    def __init__(self, decay: float, start_fraction: float):
+        super().__init__(decay=decay)
+        self.start_fraction = float(start_fraction)
+
+    def on_train_start(self, trainer, pl_module):
+        self.update_starting_at_step = int(round(self.start_fraction * trainer.estimated_stepping_batches))
+        super().on_train_start(trainer, pl_module)
 
     def _averaging(self) -> bool:
         return self._average_model is not None and int(self._average_model.n_averaged) > 0
@@ -75,12 +92,18 @@ class EMAAfterWarmup(EMAWeightAveraging):
 
 def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], val_sets: Sequence[FaceSet],
                     prep: Preprocessing, cfg: Mapping, run: ChildRun, workdir: str | Path, seed: int,
-                    callbacks: Sequence[pl.Callback] = (), init_backbone: Mapping | None = None
-                    ) -> tuple[FrameCNN, dict]:
+                    callbacks: Sequence[pl.Callback] = (), init_backbone: Mapping | None = None,
+                    compute: ComputeChoice | None = None) -> tuple[FrameCNN, dict]:
     """Train one frame CNN on the mixed data sets; returns the trained network (the EMA of its weights when
     ``ema_decay`` is set, else the best-validation-loss checkpoint) and facts of the run.
 
-    ``init_backbone``: a backbone state dict to start from (another network's, e.g. the emotion model's)."""
+    ``init_backbone``: a backbone state dict to start from (another network's, e.g. the emotion model's).
+    ``compute``: the precision and memory format (default: chosen from this machine for ``cfg``'s settings).
+    With ``budget_minutes`` set, the schedule is sized from this machine's measured speed (:mod:`.budget`)."""
+    started = time.perf_counter()
+    compute = compute or choose_compute(cfg["precision"], cfg["channels_last"], cfg["accelerator"])
+    log.info("face_models: %s trains in %s, channels_last=%s (%s)", backbone, compute.precision,
+             compute.channels_last, compute.reason)
     pl.seed_everything(seed, workers=True)
     weights = {h: class_weights([s.labels[h] for s in train_sets], len(c), cfg["class_weight_power"]).tolist()
                for h, c in heads.items()}
@@ -88,15 +111,21 @@ def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], 
         backbone, heads, pretrained=bool(cfg["pretrained"]), dropout=cfg["dropout"], optimizer=cfg["optimizer"],
         lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weight_decay"],
         label_smoothing=cfg["label_smoothing"], class_weights=weights, head_weights=cfg["head_weights"],
-        schedule=cfg["schedule"], warmup_fraction=cfg["warmup_fraction"], channels_last=cfg["channels_last"])
+        schedule=cfg["schedule"], warmup_fraction=cfg["warmup_fraction"], channels_last=compute.channels_last)
     if init_backbone is not None:
         module.net.backbone.load_state_dict(init_backbone)
     data = FaceDataModule(train_sets, val_sets, prep, heads, cfg["batch_size"], BatchAugment(**cfg["augment"]), seed)
     workdir = Path(workdir)
+    kwargs = _trainer_kwargs({**cfg, "precision": compute.precision}, workdir)
+    plan = None
+    if cfg["budget_minutes"]:
+        plan = _budget_plan(module, data, kwargs, cfg, started)
+        kwargs.update(max_epochs=plan.epochs, limit_train_batches=plan.batches_per_epoch, max_steps=-1)
+        pl.seed_everything(seed, workers=True)   # the probe drew random numbers: the run starts from the seed
     callbacks = list(callbacks)
     ckpt = None
-    if cfg["ema_decay"]:   # averaging starts after the warm-up, so early random weights do not linger in it
-        callbacks.append(EMAAfterWarmup(decay=cfg["ema_decay"], update_starting_at_step=cfg["ema_start_step"]))
+    if cfg["ema_decay"]:
+        callbacks.append(EMAAfterWarmup(cfg["ema_decay"], cfg["ema_start_fraction"]))
     elif data.val_sets:
         ckpt = ModelCheckpoint(dirpath=workdir / "checkpoints", filename=f"{backbone}-best", monitor="val/loss",
                                mode="min", save_top_k=1, enable_version_counter=False)
@@ -105,8 +134,13 @@ def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], 
         callbacks.append(EarlyStopping(monitor="val/loss", mode="min", patience=cfg["early_stopping_patience"],
                                        strict=False))
     run.log_params({"backbone": backbone, "seed": seed, "initialised_from_another_network": init_backbone is not None, "preprocessing": prep.to_dict(),
-                    "train_faces": {s.name: len(s) for s in train_sets}, "class_weights": weights, **cfg})
-    trainer = _trainer(cfg, run.lightning_logger(), callbacks, workdir)
+                    "train_faces": {s.name: len(s) for s in train_sets}, "class_weights": weights, **cfg,
+                    # what ran, not what was asked (``auto``): the module's own hyperparameters say the same
+                    "precision": compute.precision, "channels_last": compute.channels_last,
+                    "requested_precision": cfg["precision"], "compute": compute.to_dict(),
+                    "schedule_plan": plan.to_dict() if plan else None})
+    trainer = pl.Trainer(**kwargs, logger=run.lightning_logger(), callbacks=callbacks,
+                         enable_checkpointing=ckpt is not None)
     start = time.perf_counter()
     trainer.fit(module, datamodule=data)
     fit_seconds = time.perf_counter() - start
@@ -119,10 +153,37 @@ def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], 
     trainer.save_checkpoint(final, weights_only=True)
     run.log_artifact(final, "checkpoint")
     net = module.net.float().to("cpu", memory_format=torch.contiguous_format).eval()
-    info = {"fit_seconds": fit_seconds, "epochs": trainer.current_epoch, "steps": trainer.global_step,
+    planned_steps = plan.steps if plan else int(trainer.estimated_stepping_batches)
+    info = {"fit_seconds": fit_seconds, "seconds_with_probe": time.perf_counter() - started,
+            "epochs": trainer.current_epoch, "steps": trainer.global_step, "planned_steps": planned_steps,
+            "schedule_completed": trainer.global_step >= planned_steps, "compute": compute.to_dict(),
+            "schedule_plan": plan.to_dict() if plan else None,
             "class_weights": weights, "train_faces": int(sum(len(s) for s in train_sets))}
-    run.log_metrics({"fit_seconds": fit_seconds, "trained_steps": trainer.global_step})
+    if not info["schedule_completed"]:
+        log.warning("face_models: %s stopped after %d of its %d planned steps (max_time or early stopping)",
+                    backbone, trainer.global_step, planned_steps)
+    run.log_metrics({"fit_seconds": fit_seconds, "trained_steps": trainer.global_step,
+                     "planned_steps": planned_steps, "seconds_with_probe": info["seconds_with_probe"]})
     return net, info
+
+
+def _budget_plan(module: FaceAttributeModule, data: FaceDataModule, kwargs: dict, cfg: Mapping,
+                 started: float) -> SchedulePlan:
+    """Measure this machine's speed on the run's own data and settings, and plan a schedule for the budget."""
+    speed = measure_speed(module, data, kwargs, cfg["budget_warmup_steps"], cfg["budget_probe_steps"],
+                          validation_batches=2 if data.val_sets else 0)
+    steps_per_epoch = len(data.train_dataloader())
+    val_batches = len(data.val_dataloader()) if data.val_sets else 0
+    limit_val = cfg["limit_val_batches"]
+    if limit_val:
+        val_batches = min(val_batches, int(limit_val) if limit_val >= 1 else math.ceil(val_batches * limit_val))
+    plan = plan_schedule(cfg["budget_minutes"] * 60.0, time.perf_counter() - started, speed.step_seconds,
+                         val_batches * speed.validation_batch_seconds, steps_per_epoch, cfg["max_epochs"],
+                         cfg["budget_margin"])
+    log.info("face_models: %.2f s a step, %.1f s a validation: %d epoch(s) of %d of %d batches = %d steps, "
+             "%.1f of %.1f budgeted minutes", plan.step_seconds, plan.validation_seconds, plan.epochs,
+             plan.batches_per_epoch, steps_per_epoch, plan.steps, plan.planned_seconds / 60, cfg["budget_minutes"])
+    return plan
 
 
 @torch.inference_mode()
@@ -256,15 +317,18 @@ def train_svm_members(features: Mapping[str, Mapping[str, list[np.ndarray]]], se
                     return fit_linear_svm(Xt, yt, gt, cfg["Cs"], cfg["cv"], seed)
                 return linear_svc(seed, C).fit(Xt, yt), None
 
+            name = f"svm_{model_name}_{norm}"
+            log.info("face_models: %s: choosing C from %s by %d-fold cross-validation", name, cfg["Cs"], cfg["cv"])
             svm, search = fit(masks["train"])
             C = float(search.best_params_["C"])
             probs = svm_probabilities(full_decision(svm, X["original"], len(EMOTIONS)))
             oof = np.full_like(probs, np.nan)
-            for f in _cv_folds(table, cfg["cv_folds"]):
+            folds = _cv_folds(table, cfg["cv_folds"])
+            for i, f in enumerate(folds, 1):
+                log.info("face_models: %s: subject fold %d/%d", name, i, len(folds))
                 test = (table["fold"] == f).to_numpy()
                 fold_svm, _ = fit(~test, C)
                 oof[test] = svm_probabilities(full_decision(fold_svm, X["original"][test], len(EMOTIONS)))
-            name = f"svm_{model_name}_{norm}"
             members[name] = {
                 "kind": "svm", "frame_model": model_name, "normalisation": norm, "C": C,
                 "cv_scores": {str(c): float(s) for c, s in zip(search.cv_results_["param_C"],
@@ -351,7 +415,9 @@ def train_lstm_members(features: Mapping[str, Mapping[str, list[np.ndarray]]], s
                 probs = lstm_sequence_probs(net, by_variant["original"], length, stride, pad)
                 oof = np.full_like(probs, np.nan)
                 cv_cfg = {**cfg, "max_epochs": cfg["cv_max_epochs"], "progress_bar": False}
-                for f in _cv_folds(table, cfg["cv_folds"]):
+                folds = _cv_folds(table, cfg["cv_folds"])
+                for i, f in enumerate(folds, 1):
+                    log.info("face_models: %s: subject fold %d/%d", name, i, len(folds))
                     test = (table["fold"] == f).to_numpy()
                     fold_net = fit_lstm(by_variant, y, ~test, None, hidden, cv_cfg, None, workdir / f"{name}_cv", seed)
                     test_feats = [by_variant["original"][i] for i in np.flatnonzero(test)]

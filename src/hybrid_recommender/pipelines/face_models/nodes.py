@@ -387,11 +387,27 @@ def model_card(frame_cnns: Mapping, static: list[str], fusion: Mapping, params: 
         else "cpu",
         "networks": {m: {"backbone": models[m]["backbone"], "heads": models[m]["heads"],
                          "epochs": models[m]["info"]["epochs"], "fit_minutes": round(models[m]["info"]["fit_seconds"] / 60, 1),
+                         **training_schedule(models[m]["info"]),
                          "train_faces": models[m]["train_faces"], "validation_faces": models[m]["val_faces"]}
                      for m in static},
         "fit_minutes": round(sum(models[m]["info"]["fit_seconds"] for m in models) / 60, 1),
         "validation_accuracy": validation,
         "validation_splits": VALIDATION_SPLIT_NOTES,
+    }
+
+
+def training_schedule(info: Mapping) -> dict:
+    """What a network got: its precision and memory format (and why), and its schedule, planned and trained."""
+    plan = info.get("schedule_plan")
+    compute = info["compute"]
+    return {
+        "precision": compute["precision"], "channels_last": compute["channels_last"],
+        "precision_reason": compute["reason"], "cpu_capability": compute["hardware_cpu_capability"],
+        "planned_steps": info["planned_steps"], "trained_steps": info["steps"],
+        "schedule_completed": info["schedule_completed"],
+        "budget_minutes": round(plan["budget_seconds"] / 60, 2) if plan else None,
+        "planned_minutes": round(plan["planned_seconds"] / 60, 2) if plan else None,
+        "minutes_with_speed_probe": round(info["seconds_with_probe"] / 60, 2),
     }
 
 

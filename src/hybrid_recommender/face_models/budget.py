@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import pytorch_lightning as pl
@@ -97,16 +97,17 @@ class Speed:
 
 def measure_speed(module: pl.LightningModule, datamodule: pl.LightningDataModule, trainer_kwargs: dict,
                   warmup_steps: int, timed_steps: int, validation_batches: int,
-                  clock: Clock = time.perf_counter) -> Speed:
-    """Train a throw-away copy of ``module`` for ``warmup_steps + timed_steps`` real steps (same data, precision
-    and device as the run) and validate it on a few batches; the mean step time excludes the warm-up."""
+                  callbacks: Sequence[pl.Callback] = (), clock: Clock = time.perf_counter) -> Speed:
+    """Train a throw-away copy of ``module`` for ``warmup_steps + timed_steps`` real steps (same data, precision,
+    device and progress bar as the run, and copies of ``callbacks`` that do work every step, such as an EMA of the
+    weights) and validate it on a few batches; the mean step time excludes the warm-up."""
     start = clock()
     timer = StepTimer(clock)
     probe = pl.Trainer(**{**trainer_kwargs, "max_steps": warmup_steps + timed_steps + 1, "max_epochs": -1,
                           "max_time": None, "limit_train_batches": 1.0, "limit_val_batches": validation_batches,
-                          "check_val_every_n_epoch": 10**6, "enable_progress_bar": False,
-                          "enable_model_summary": False, "logger": False, "enable_checkpointing": False},
-                       callbacks=[timer])
+                          "check_val_every_n_epoch": 10**6, "enable_model_summary": False, "logger": False,
+                          "enable_checkpointing": False},
+                       callbacks=[timer, *copy.deepcopy(list(callbacks))])
     copy_ = copy.deepcopy(module)
     probe.fit(copy_, datamodule=datamodule)
     if validation_batches:

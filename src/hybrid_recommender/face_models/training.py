@@ -117,15 +117,16 @@ def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], 
     data = FaceDataModule(train_sets, val_sets, prep, heads, cfg["batch_size"], BatchAugment(**cfg["augment"]), seed)
     workdir = Path(workdir)
     kwargs = _trainer_kwargs({**cfg, "precision": compute.precision}, workdir)
+    ema = EMAAfterWarmup(cfg["ema_decay"], cfg["ema_start_fraction"]) if cfg["ema_decay"] else None
     plan = None
-    if cfg["budget_minutes"]:
-        plan = _budget_plan(module, data, kwargs, cfg, started)
+    if cfg["budget_minutes"]:   # the probe trains with the run's own per-step work (its EMA, its progress bar)
+        plan = _budget_plan(module, data, kwargs, cfg, started, [ema] if ema else [])
         kwargs.update(max_epochs=plan.epochs, limit_train_batches=plan.batches_per_epoch, max_steps=-1)
         pl.seed_everything(seed, workers=True)   # the probe drew random numbers: the run starts from the seed
     callbacks = list(callbacks)
     ckpt = None
-    if cfg["ema_decay"]:
-        callbacks.append(EMAAfterWarmup(cfg["ema_decay"], cfg["ema_start_fraction"]))
+    if ema is not None:
+        callbacks.append(ema)
     elif data.val_sets:
         ckpt = ModelCheckpoint(dirpath=workdir / "checkpoints", filename=f"{backbone}-best", monitor="val/loss",
                                mode="min", save_top_k=1, enable_version_counter=False)
@@ -168,10 +169,12 @@ def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], 
 
 
 def _budget_plan(module: FaceAttributeModule, data: FaceDataModule, kwargs: dict, cfg: Mapping,
-                 started: float) -> SchedulePlan:
+                 started: float, callbacks: Sequence[pl.Callback]) -> SchedulePlan:
     """Measure this machine's speed on the run's own data and settings, and plan a schedule for the budget."""
+    log.info("face_models: timing %d training steps on this machine to size the schedule",
+             cfg["budget_warmup_steps"] + cfg["budget_probe_steps"])
     speed = measure_speed(module, data, kwargs, cfg["budget_warmup_steps"], cfg["budget_probe_steps"],
-                          validation_batches=2 if data.val_sets else 0)
+                          validation_batches=2 if data.val_sets else 0, callbacks=callbacks)
     steps_per_epoch = len(data.train_dataloader())
     val_batches = len(data.val_dataloader()) if data.val_sets else 0
     limit_val = cfg["limit_val_batches"]

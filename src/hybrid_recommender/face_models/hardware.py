@@ -8,14 +8,11 @@ docs/face_models.md has the measured table for both kinds.
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-
-log = logging.getLogger(__name__)
 
 AUTO = "auto"
 

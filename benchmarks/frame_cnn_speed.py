@@ -17,7 +17,7 @@ import torch
 
 from hybrid_recommender.face_models import make_heads
 from hybrid_recommender.face_models.hardware import choose_compute
-from hybrid_recommender.face_models.model import FrameCNN
+from hybrid_recommender.face_models.networks import FrameCNN
 from hybrid_recommender.labels import DEFAULT_AGE_GROUPS
 
 

@@ -5,7 +5,7 @@
 Clips: UTKFace part-1 faces (../shared/datasets) pasted on a background and moved 4 px per frame, 1 and 4 faces,
 written as mp4 to a temporary folder (never kept). End to end = decode -> detect -> track -> attributes per viewer
 -> one list, through ``recommend_for_input`` (what the command runs). The naive baseline, in the same run: MTCNN
-at full resolution on every frame (FaceAligner.every_face), each face through the predictor one at a time, a list
+at full resolution on every frame (FaceCropper.every_face), each face through the predictor one at a time, a list
 per frame for the largest face.
 
 Predictor: ``--predictor`` (a trained folder) or, by default, the configured architecture with random weights
@@ -36,7 +36,7 @@ DATASETS = Path(os.environ.get("HYBRID_DATASETS_DIR", PROJECT.parent / "shared" 
 
 def build_predictor(path: str | None):
     from hybrid_recommender.face_models import make_heads
-    from hybrid_recommender.face_models.model import FrameCNN, SequenceLSTM
+    from hybrid_recommender.face_models.networks import FrameCNN, SequenceLSTM
     from hybrid_recommender.face_models.predictor import FaceAttributePredictor
     from hybrid_recommender.face_models.preprocessing import Preprocessing
     from hybrid_recommender.labels import DEFAULT_AGE_GROUPS
@@ -69,7 +69,7 @@ def build_recommender():
     from hybrid_recommender.labels import age_groups
     from hybrid_recommender.recommender import build_recommenders
     from hybrid_recommender.recommender.clustering import cluster_movies
-    from hybrid_recommender.recommender.evaluation import split_ratings
+    from hybrid_recommender.recommender.ranking_metrics import split_ratings
 
     ratings, users, movies, _ = read_movielens(DataSource(DATASETS / "ml-100k.zip"))
     users["age_group"] = age_groups(users["age"])
@@ -87,17 +87,17 @@ def naive_fps(clip: Path, predictor, recommender) -> tuple[float, int]:
     """MTCNN full resolution every frame, faces one at a time, a list per frame (largest face)."""
     import cv2
 
-    from hybrid_recommender.faces.detector import FaceAligner
+    from hybrid_recommender.faces.detector import FaceCropper
     from hybrid_recommender.recommender import Viewer
 
-    aligner = FaceAligner(image_size=64, margin=8)
+    cropper = FaceCropper(image_size=64, margin=8)
     cap = cv2.VideoCapture(str(clip))
     n, faces, start = 0, 0, time.perf_counter()
     while True:
         ok, bgr = cap.read()
         if not ok:
             break
-        crops, boxes = aligner.every_face(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        crops, boxes = cropper.every_face(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
         tops = []
         for crop in crops:
             p = predictor.predict(crop)
@@ -193,7 +193,7 @@ def main() -> None:
                                                 "blazeface": {"model_path": args.blazeface}}),
                      ("BlazeFace every 5th frame", {"detector": "blazeface",
                                                     "blazeface": {"model_path": args.blazeface}})]
-    print(f"| variant | fps, 1 face | fps, 4 faces | viewers found (1 / 4) |")
+    print("| variant | fps, 1 face | fps, 4 faces | viewers found (1 / 4) |")
     print("|---|---|---|---|")
     base = {}
     for name, params in variants:

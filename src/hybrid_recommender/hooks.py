@@ -24,6 +24,8 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from hybrid_recommender.config_loader import CONFIG_LOADER_ARGS
+
 log = logging.getLogger(__name__)
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -224,8 +226,6 @@ class RunNameHook:
 
 def run_name(pipelines: str | list[str] | None, env: str | None) -> str:
     """``<pipelines joined by +>-<environment>``; the default pipeline is ``all``, no environment ``local``."""
-    from hybrid_recommender.settings import CONFIG_LOADER_ARGS
-
     names = [pipelines] if isinstance(pipelines, str) else list(pipelines or [])
     names = ["all" if n == "__default__" else n for n in names] or ["all"]
     return f"{'+'.join(names)}-{env or CONFIG_LOADER_ARGS['default_run_env']}"

@@ -15,6 +15,12 @@ EMOTION_VOCABULARY: tuple[str, ...] = (*EMOTIONS, "contempt")
 BINARY_GENDERS: tuple[str, ...] = ("male", "female")
 GENDERS: tuple[str, ...] = (*BINARY_GENDERS, "unknown")
 
+# MovieLens 100K's 19 genre flags, in u.genre's order (the movie table's columns).
+GENRES: tuple[str, ...] = (
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
+    "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+)
+
 # The paper's four age groups plus the two it leaves out, so no face or user falls through.
 DEFAULT_AGE_BIN_EDGES: tuple[int, ...] = (0, 8, 15, 25, 38, 48, 200)
 DEFAULT_AGE_GROUPS: tuple[str, ...] = ("0-7", "8-14", "15-24", "25-37", "38-47", "48+")

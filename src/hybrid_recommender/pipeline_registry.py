@@ -3,7 +3,9 @@
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-from hybrid_recommender.pipelines.evaluation import create_pipeline as evaluation_pipeline
+from hybrid_recommender.pipelines.evaluation import (
+    create_pipeline as evaluation_pipeline,
+)
 from hybrid_recommender.pipelines.evaluation.pipeline import NO_FACES
 
 

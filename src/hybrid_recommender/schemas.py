@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandera.pandas as pa
 from pandera.pandas import Check, Column
 
-from hybrid_recommender.ingest.movielens import GENRES
-from hybrid_recommender.labels import EMOTION_VOCABULARY, GENDERS
+from hybrid_recommender.labels import EMOTION_VOCABULARY, GENDERS, GENRES
 
 RATINGS_SCHEMA = pa.DataFrameSchema(
     {

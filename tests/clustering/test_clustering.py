@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_blobs
 
-from hybrid_recommender.ingest.movielens import GENRES
+from hybrid_recommender.labels import GENRES
 from hybrid_recommender.recommender import clustering
 
 

@@ -15,7 +15,13 @@ from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.io.sources import DataSource
 from hybrid_recommender.pipelines.data_engineering import nodes
 from tests.conftest import kedro_run, require_shared
-from tests.data_engineering.builders import corrupt_member, rafdb_tree, tar_folder, write_files, zip_folder
+from tests.data_engineering.builders import (
+    corrupt_member,
+    rafdb_tree,
+    tar_folder,
+    write_files,
+    zip_folder,
+)
 
 UTK_MALFORMED = "crop_part1/61_3_20170109150557335.jpg.chip.jpg"  # a real defect of UTKFace part 1
 

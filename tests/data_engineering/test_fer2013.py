@@ -4,10 +4,19 @@ import pytest
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.fer2013 import read_fer2013
 from hybrid_recommender.io.sources import DataSource
-from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES as EDGES, DEFAULT_AGE_GROUPS as GROUPS
+from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES as EDGES
+from hybrid_recommender.labels import DEFAULT_AGE_GROUPS as GROUPS
 from tests.conftest import is_known_copy, require_shared
-from tests.data_engineering.builders import corrupt_member, fer2013_csv, jpeg_bytes, member_reasons, pattern, \
-    pixel_string, write_files, zip_folder
+from tests.data_engineering.builders import (
+    corrupt_member,
+    fer2013_csv,
+    jpeg_bytes,
+    member_reasons,
+    pattern,
+    pixel_string,
+    write_files,
+    zip_folder,
+)
 
 
 def read(path):

@@ -4,8 +4,9 @@ import pytest
 
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest import movielens
-from hybrid_recommender.ingest.movielens import GENRES, read_movielens
+from hybrid_recommender.ingest.movielens import read_movielens
 from hybrid_recommender.io.sources import DataSource
+from hybrid_recommender.labels import GENRES
 from tests.data_engineering.builders import member_reasons, write_files
 
 pytestmark = []

@@ -5,13 +5,20 @@ import pytest
 
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest import afew
+from hybrid_recommender.ingest.clip_cache import ClipFaceCache
 from hybrid_recommender.ingest.rafdb import parse_manual_attributes, read_rafdb
-from hybrid_recommender.io.kedro_datasets import ClipFaceCache
 from hybrid_recommender.io.sources import DataSource
-from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES as EDGES, DEFAULT_AGE_GROUPS as GROUPS
+from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES as EDGES
+from hybrid_recommender.labels import DEFAULT_AGE_GROUPS as GROUPS
 from tests.conftest import require_shared
-from tests.data_engineering.builders import face_video_frames, member_reasons, rafdb_tree, real_face_bgr, write_avi, \
-    zip_folder
+from tests.data_engineering.builders import (
+    face_video_frames,
+    member_reasons,
+    rafdb_tree,
+    real_face_bgr,
+    write_avi,
+    zip_folder,
+)
 
 AFEW_CFG = {"image_size": 64, "max_frames_per_clip": 8, "mtcnn_thresholds": [0.5, 0.6, 0.6], "mtcnn_margin": 24}
 
@@ -105,7 +112,7 @@ def test_afew_second_run_reads_the_cache_without_detecting(afew_tree, tmp_path, 
     def no_detection(*args, **kwargs):
         raise AssertionError("MTCNN ran although every clip is cached")
 
-    monkeypatch.setattr("hybrid_recommender.faces.detector.FaceAligner", no_detection)
+    monkeypatch.setattr("hybrid_recommender.faces.detector.FaceCropper", no_detection)
     second = afew.read_afew(DataSource(zip_folder(afew_tree, tmp_path / "AFEW.zip")), AFEW_CFG, EDGES, GROUPS, cache)
     assert sorted(cache.folder.glob("*.npz")) == cached
     assert np.array_equal(first.pixels, second.pixels)

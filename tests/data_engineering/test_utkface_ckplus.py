@@ -3,10 +3,18 @@ import pytest
 from hybrid_recommender.ingest.ckplus import read_ckplus
 from hybrid_recommender.ingest.utkface import parse_utkface_name, read_utkface
 from hybrid_recommender.io.sources import DataSource
-from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES as EDGES, DEFAULT_AGE_GROUPS as GROUPS
+from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES as EDGES
+from hybrid_recommender.labels import DEFAULT_AGE_GROUPS as GROUPS
 from tests.conftest import is_known_copy, require_shared
-from tests.data_engineering.builders import jpeg_bytes, member_reasons, pattern, png_bytes, tar_folder, write_files, \
-    zip_folder
+from tests.data_engineering.builders import (
+    jpeg_bytes,
+    member_reasons,
+    pattern,
+    png_bytes,
+    tar_folder,
+    write_files,
+    zip_folder,
+)
 
 SPLITS = {"train": 0.8, "val": 0.1, "test": 0.1}
 

@@ -46,7 +46,7 @@ def age_bins():
 
 @pytest.fixture(scope="session")
 def split(movielens):
-    from hybrid_recommender.recommender.evaluation import split_ratings
+    from hybrid_recommender.recommender.ranking_metrics import split_ratings
 
     ratings, users, movies = movielens
     train, test = split_ratings(ratings, 0.2, 42)
@@ -56,7 +56,11 @@ def split(movielens):
 @pytest.fixture(scope="session")
 def systems(split, rec_params, age_bins):
     """Group popularity, the demographic benchmark and the paper's hybrid fitted on the real train split."""
-    from hybrid_recommender.recommender import DemographicSVD, GroupPopularity, HybridRecommender
+    from hybrid_recommender.recommender import (
+        DemographicSVD,
+        GroupPopularity,
+        HybridRecommender,
+    )
     from hybrid_recommender.recommender.clustering import cluster_movies
 
     train, _, users, movies = split

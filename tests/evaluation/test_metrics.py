@@ -6,8 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hybrid_recommender.recommender.evaluation import (bootstrap_means, full_ranking_counts,
-                                                       rated_candidates_counts, with_metrics)
+from hybrid_recommender.recommender.ranking_metrics import (
+    bootstrap_means,
+    full_ranking_counts,
+    rated_candidates_counts,
+    with_metrics,
+)
 
 ITEMS = np.array([10, 3, 7, 1, 8, 2])                  # a recommender's full ranking, best first
 SCORES = np.array([4.5, 4.2, 3.9, 3.6, 3.0, 2.0])       # its rating estimates

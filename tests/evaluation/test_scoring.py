@@ -12,7 +12,10 @@ from hybrid_recommender.evaluation.scoring import aggregate_scores, score_observ
 from hybrid_recommender.evaluation.tracking import log_evaluation
 from hybrid_recommender.pipelines.evaluation import nodes
 from hybrid_recommender.recommender import GroupPopularity
-from hybrid_recommender.recommender.improved import ImprovedHybridRecommender, congruent_items
+from hybrid_recommender.recommender.improved import (
+    ImprovedHybridRecommender,
+    congruent_items,
+)
 from tests.recommendation.helpers import recommendation_params, toy_tables
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES as EDGES, DEFAULT_AGE_GROUPS as GROUPS
+from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES as EDGES
+from hybrid_recommender.labels import DEFAULT_AGE_GROUPS as GROUPS
 from tests.conftest import project_parameters, require_shared
 
 SMALL = {"image_size": 48, "crop_size": 40}

@@ -19,8 +19,8 @@ from hybrid_recommender.face_models.hardware import (
     torch_threads,
     usable_cpus,
 )
-from hybrid_recommender.face_models.tracking import ChildRun
 from hybrid_recommender.face_models.training import train_frame_cnn
+from hybrid_recommender.mlflow_runs import ChildRun
 from tests.face_models.test_training import CFG, HEADS, _sets
 
 AVX2 = Hardware("cpu", "AVX2", cpu_native_bf16=False, cuda_bf16=False)

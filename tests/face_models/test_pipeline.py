@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hybrid_recommender.pipelines.face_models import create_pipeline
-from hybrid_recommender.pipelines.face_models import nodes
+from hybrid_recommender.pipelines.face_models import create_pipeline, nodes
 from tests.face_models.conftest import empty_table, face_model_params
 
 AGE_GROUPS = {"edges": [0, 8, 15, 25, 38, 48, 200], "labels": ["0-7", "8-14", "15-24", "25-37", "38-47", "48+"],

@@ -8,11 +8,10 @@ import numpy as np
 import torch
 
 from hybrid_recommender.face_models import make_heads
-from hybrid_recommender.face_models.io import FacePredictorDataset
-from hybrid_recommender.face_models.model import FrameCNN, SequenceLSTM
+from hybrid_recommender.face_models.networks import FrameCNN, SequenceLSTM
 from hybrid_recommender.face_models.predictor import FaceAttributePredictor
 from hybrid_recommender.face_models.preprocessing import Preprocessing
-
+from hybrid_recommender.io.predictor_dataset import FacePredictorDataset
 
 AGE_GROUPS = ("8-14", "15-24", "25-37", "38-47", "other")   # the configured groups, not the defaults
 

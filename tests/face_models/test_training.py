@@ -10,7 +10,6 @@ from mlflow.tracking import MlflowClient
 from hybrid_recommender.face_models import make_heads
 from hybrid_recommender.face_models.data import face_set
 from hybrid_recommender.face_models.preprocessing import Preprocessing
-from hybrid_recommender.face_models.tracking import ChildRun, child_run
 from hybrid_recommender.face_models.training import (
     accuracy_by_age_group,
     evaluate_frame_cnn,
@@ -18,6 +17,7 @@ from hybrid_recommender.face_models.training import (
     train_frame_cnn,
 )
 from hybrid_recommender.labels import DEFAULT_AGE_GROUPS, age_groups
+from hybrid_recommender.mlflow_runs import ChildRun, child_run
 from tests.face_models.conftest import SMALL, face_model_params
 
 _SMOKE = face_model_params("smoke")

@@ -8,12 +8,17 @@ import pytest
 import torch
 
 from hybrid_recommender.face_models import make_heads
-from hybrid_recommender.labels import DEFAULT_AGE_GROUPS
-from hybrid_recommender.face_models.data import class_weights, clip_windows, label_codes
-from hybrid_recommender.face_models.model import FrameCNN, SequenceLSTM, multi_head_loss
-from hybrid_recommender.face_models.preprocessing import Preprocessing, to_gray_uint8, ten_crops
+from hybrid_recommender.face_models.data import class_weights, label_codes
+from hybrid_recommender.face_models.model import multi_head_loss
+from hybrid_recommender.face_models.networks import FrameCNN, SequenceLSTM
+from hybrid_recommender.face_models.preprocessing import (
+    Preprocessing,
+    ten_crops,
+    to_gray_uint8,
+)
 from hybrid_recommender.face_models.video import (
     aggregate,
+    clip_windows,
     fit_linear_svm,
     fuse,
     fusion_weights,
@@ -21,7 +26,7 @@ from hybrid_recommender.face_models.video import (
     normalise,
     rootsift_l2,
 )
-
+from hybrid_recommender.labels import DEFAULT_AGE_GROUPS
 
 HEADS = make_heads(DEFAULT_AGE_GROUPS)
 

@@ -3,7 +3,6 @@ recommender fitted on real MovieLens 100K, and the files the command reads."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from tests.conftest import require_shared
@@ -20,9 +19,9 @@ def predictor_dir(tmp_path_factory, fer_small, utk_small):
     from hybrid_recommender.face_models.data import face_set
     from hybrid_recommender.face_models.predictor import FaceAttributePredictor
     from hybrid_recommender.face_models.preprocessing import Preprocessing
-    from hybrid_recommender.face_models.tracking import ChildRun
     from hybrid_recommender.face_models.training import train_frame_cnn
     from hybrid_recommender.labels import DEFAULT_AGE_GROUPS
+    from hybrid_recommender.mlflow_runs import ChildRun
     from tests.face_models.conftest import face_model_params
 
     smoke = face_model_params("smoke")
@@ -45,7 +44,7 @@ def predictor_dir(tmp_path_factory, fer_small, utk_small):
 def hybrid(movielens):
     from hybrid_recommender.recommender import build_recommenders
     from hybrid_recommender.recommender.clustering import cluster_movies
-    from hybrid_recommender.recommender.evaluation import split_ratings
+    from hybrid_recommender.recommender.ranking_metrics import split_ratings
 
     ratings, users, movies = movielens
     params = recommendation_params()

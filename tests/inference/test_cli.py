@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from hybrid_recommender.inference.cli import EXIT_COLD_START, recommend
+from hybrid_recommender.cli.recommend import EXIT_COLD_START, recommend
 from tests.inference.clips import background, paste, scene, write_image, write_video
 
 pytestmark = pytest.mark.real_data

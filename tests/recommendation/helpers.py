@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import yaml
 
-from hybrid_recommender.ingest.movielens import GENRES
+from hybrid_recommender.labels import GENRES
 from hybrid_recommender.paths import PROJECT_ROOT
 
 

@@ -6,12 +6,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hybrid_recommender.recommender import (DemographicSVD, GlobalSVD, GroupPopularity, HybridRecommender,
-                                            RandomRecommender, Viewer, favoured_cluster)
-from hybrid_recommender.recommender.affinity import affinity_matrix, movie_affinity, selection_weights
-from hybrid_recommender.recommender.evaluation import split_ratings
-from hybrid_recommender.recommender.svd import (fit_surprise_svd, surprise_group_scores, surprise_mean_predictions,
-                                                truncated_svd_group_scores)
+from hybrid_recommender.recommender import (
+    DemographicSVD,
+    GlobalSVD,
+    GroupPopularity,
+    HybridRecommender,
+    RandomRecommender,
+    Viewer,
+    favoured_cluster,
+)
+from hybrid_recommender.recommender.affinity import (
+    affinity_matrix,
+    movie_affinity,
+    selection_weights,
+)
+from hybrid_recommender.recommender.ranking_metrics import split_ratings
+from hybrid_recommender.recommender.svd import (
+    fit_surprise_svd,
+    surprise_group_scores,
+    surprise_mean_predictions,
+    truncated_svd_group_scores,
+)
 
 from .helpers import recommendation_params, toy_tables
 

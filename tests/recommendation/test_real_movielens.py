@@ -6,10 +6,16 @@ import numpy as np
 import pytest
 
 from hybrid_recommender.labels import DEFAULT_AGE_GROUPS, EMOTIONS
-from hybrid_recommender.recommender import (Viewer, build_recommenders, load_recommender, load_recommenders,
-                                            save_recommender, save_recommenders)
+from hybrid_recommender.recommender import (
+    Viewer,
+    build_recommenders,
+    load_recommender,
+    load_recommenders,
+    save_recommender,
+    save_recommenders,
+)
 from hybrid_recommender.recommender.clustering import cluster_movies
-from hybrid_recommender.recommender.evaluation import split_ratings
+from hybrid_recommender.recommender.ranking_metrics import split_ratings
 
 from .helpers import recommendation_params
 

@@ -11,9 +11,17 @@ from kedro.io import DataCatalog, DatasetError
 
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.paths import PROJECT_ROOT
-from hybrid_recommender.recommender import (GlobalSVD, GroupPopularity, HybridRecommender, StoredRecommender, Viewer,
-                                            load_recommender, load_recommenders, save_recommender,
-                                            save_recommenders)
+from hybrid_recommender.recommender import (
+    GlobalSVD,
+    GroupPopularity,
+    HybridRecommender,
+    StoredRecommender,
+    Viewer,
+    load_recommender,
+    load_recommenders,
+    save_recommender,
+    save_recommenders,
+)
 from hybrid_recommender.recommender.store import FORMAT_VERSION, META_FILE
 
 from .helpers import recommendation_params, toy_tables

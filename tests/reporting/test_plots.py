@@ -91,7 +91,10 @@ def test_elbow_plot_is_readable(tmp_path, movielens):
 
 @pytest.mark.real_data
 def test_confusion_matrices_show_counts_and_row_shares_on_a_labelled_scale(tmp_path, real_counts):
-    from hybrid_recommender.face_models.metrics import classification_metrics, confusion_figure
+    from hybrid_recommender.face_models.metrics import (
+        classification_metrics,
+        confusion_figure,
+    )
 
     _, faces = real_counts
     truth = faces["emotion"].map({e: i for i, e in enumerate(EMOTIONS)}).dropna().to_numpy(int)

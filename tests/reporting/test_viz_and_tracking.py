@@ -157,7 +157,7 @@ def test_each_video_member_gets_its_own_confusion_matrices(tmp_path):
     from mlflow.tracking import MlflowClient
 
     from hybrid_recommender.face_models.metrics import confusion_figure
-    from hybrid_recommender.face_models.tracking import child_run, log_member_figures
+    from hybrid_recommender.mlflow_runs import child_run, log_member_figures
 
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")

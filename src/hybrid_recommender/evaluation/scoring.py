@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
 
 from hybrid_recommender.recommender.base import Recommender, Viewer
 from hybrid_recommender.recommender.baselines import DemographicSVD, GlobalSVD
-from hybrid_recommender.recommender.evaluation import (PROTOCOLS, UNDEFINED_RULES, bootstrap_means,
-                                                       full_ranking_counts, rated_candidates_counts, with_metrics)
+from hybrid_recommender.recommender.ranking_metrics import (
+    PROTOCOLS,
+    UNDEFINED_RULES,
+    bootstrap_means,
+    full_ranking_counts,
+    rated_candidates_counts,
+    with_metrics,
+)
 
 ATTRIBUTE_COLUMNS = {"oracle": ("age_group", "gender", "emotion"),
                      "predicted": ("pred_age_group", "pred_gender", "pred_emotion")}

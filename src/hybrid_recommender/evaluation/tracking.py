@@ -18,7 +18,7 @@ import pandas as pd
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from hybrid_recommender.recommender.evaluation import UNDEFINED_RULES, with_metrics
+from hybrid_recommender.recommender.ranking_metrics import UNDEFINED_RULES, with_metrics
 
 PARENT_TAG = "mlflow.parentRunId"
 OBS_PARAMS = ("user_id", "age_group", "gender", "emotion", "pred_age_group", "pred_gender", "pred_emotion",

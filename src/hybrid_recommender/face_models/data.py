@@ -19,7 +19,11 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from hybrid_recommender.face_models import Heads
 from hybrid_recommender.face_models.augment import BatchAugment
-from hybrid_recommender.face_models.preprocessing import Preprocessing, eval_input, to_gray_uint8
+from hybrid_recommender.face_models.preprocessing import (
+    Preprocessing,
+    eval_input,
+    to_gray_uint8,
+)
 from hybrid_recommender.labels import EMOTIONS
 
 log = logging.getLogger(__name__)
@@ -169,25 +173,3 @@ def build_sequences(tables: Mapping[str, tuple[pd.DataFrame, np.ndarray]], prep:
     for _, row in table.iterrows():
         frames.append(to_gray_uint8(np.asarray(tables[row["dataset"]][1][np.asarray(row["_rows"])]), prep.image_size))
     return Sequences(table.drop(columns="_rows"), frames)
-
-
-def clip_windows(n_frames: int, length: int = 16, stride: int = 8, pad: str = "loop") -> list[np.ndarray]:
-    """Frame indices of the overlapping clips of one sequence.
-
-    ``n_frames >= length``: windows start at 0, stride, 2*stride, ...; when frames at the end are left over, a
-    last window ends on the last frame (a 40-frame sequence gives 0-15, 8-23, 16-31, 24-39).
-    Shorter sequences give one clip of ``length`` frames: ``pad='loop'`` plays the sequence again from its start
-    (0,1,2,0,1,2,...), ``pad='repeat_last'`` holds the last frame (0,1,2,2,2,...).
-    """
-    if n_frames <= 0:
-        return []
-    if n_frames < length:
-        if pad == "loop":
-            return [np.arange(length) % n_frames]
-        if pad == "repeat_last":
-            return [np.minimum(np.arange(length), n_frames - 1)]
-        raise ValueError(f"pad must be 'loop' or 'repeat_last', got {pad!r}")
-    starts = list(range(0, n_frames - length + 1, stride))
-    if starts[-1] + length < n_frames:
-        starts.append(n_frames - length)
-    return [np.arange(s, s + length) for s in starts]

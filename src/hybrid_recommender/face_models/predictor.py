@@ -11,7 +11,7 @@ Usage (outside Kedro)::
     print(predictor.describe())                    # the model card: data, environment, validation accuracy
 
 Faces must be framed as at training: an MTCNN box plus margin (``predictor.framing``), which is what
-:class:`hybrid_recommender.faces.detector.FaceAligner` gives with those settings.
+:class:`hybrid_recommender.faces.detector.FaceCropper` gives with those settings.
 """
 
 from __future__ import annotations
@@ -26,9 +26,19 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from hybrid_recommender.face_models import Heads
-from hybrid_recommender.face_models.model import FrameCNN, SequenceLSTM
-from hybrid_recommender.face_models.preprocessing import Preprocessing, as_batch, to_gray_uint8
-from hybrid_recommender.face_models.video import aggregate, fuse, normalise as normalise_video, svm_probabilities
+from hybrid_recommender.face_models.networks import FrameCNN, SequenceLSTM
+from hybrid_recommender.face_models.preprocessing import (
+    Preprocessing,
+    as_batch,
+    to_gray_uint8,
+)
+from hybrid_recommender.face_models.video import (
+    aggregate,
+    fuse,
+    lstm_sequence_probs,
+    svm_probabilities,
+)
+from hybrid_recommender.face_models.video import normalise as normalise_video
 
 log = logging.getLogger(__name__)
 # 2: heads from the configured age groups, a model card, face_vgg backbones, no random_crop_min
@@ -64,7 +74,7 @@ class FaceAttributePredictor:
         self.model_card = dict(model_card or {})
         self.batch_size = batch_size
         self.labels = {h: list(c) for h, c in self.heads.items()}
-        self._aligner = None
+        self._cropper = None
 
     # ------------------------------------------------------------------------------------ inference
     def _prepare(self, faces) -> torch.Tensor:
@@ -113,8 +123,6 @@ class FaceAttributePredictor:
             d = np.full((1, len(self.heads["emotion"])), -1e3)
             d[:, s["classes"]] = v @ s["coef"].T + s["intercept"]
             members[name] = svm_probabilities(d)[0]
-        from hybrid_recommender.face_models.training import lstm_sequence_probs
-
         for name, m in self.lstms.items():
             members[name] = lstm_sequence_probs(m["net"], [feats[m["frame_model"]]], self.clips["length"],
                                                 self.clips["stride"], self.clips["pad"])[0]
@@ -135,12 +143,12 @@ class FaceAttributePredictor:
 
     def predict_frame(self, frame: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Every face of an RGB frame, framed by MTCNN as the training faces were: (probabilities, boxes)."""
-        if self._aligner is None:
-            from hybrid_recommender.faces.detector import FaceAligner
+        if self._cropper is None:
+            from hybrid_recommender.faces.detector import FaceCropper
 
-            self._aligner = FaceAligner(image_size=self.framing["image_size"], margin=self.framing["margin"],
+            self._cropper = FaceCropper(image_size=self.framing["image_size"], margin=self.framing["margin"],
                                         thresholds=self.framing["thresholds"])
-        crops, boxes = self._aligner.every_face(frame)
+        crops, boxes = self._cropper.every_face(frame)
         if not crops:
             return {h: np.zeros((0, len(c))) for h, c in self.heads.items()}, boxes
         return self.predict(np.stack(crops)), boxes

@@ -12,30 +12,51 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from pytorch_lightning.callbacks import EarlyStopping, EMAWeightAveraging, ModelCheckpoint
+from pytorch_lightning.callbacks import (
+    EarlyStopping,
+    EMAWeightAveraging,
+    ModelCheckpoint,
+)
 from torch.utils.data import DataLoader, TensorDataset
 
 from hybrid_recommender.face_models import Heads
 from hybrid_recommender.face_models.augment import BatchAugment
-from hybrid_recommender.face_models.budget import SchedulePlan, measure_speed, plan_schedule
-from hybrid_recommender.face_models.data import FaceDataModule, FaceSet, Sequences, class_weights, clip_windows
+from hybrid_recommender.face_models.budget import (
+    SchedulePlan,
+    measure_speed,
+    plan_schedule,
+)
+from hybrid_recommender.face_models.data import (
+    FaceDataModule,
+    FaceSet,
+    Sequences,
+    class_weights,
+)
 from hybrid_recommender.face_models.hardware import ComputeChoice, choose_compute
-from hybrid_recommender.face_models.metrics import classification_metrics, confusion_figure, metric_row
-from hybrid_recommender.face_models.model import FaceAttributeModule, FrameCNN, LSTMModule, SequenceLSTM
+from hybrid_recommender.face_models.metrics import (
+    classification_metrics,
+    confusion_figure,
+    metric_row,
+)
+from hybrid_recommender.face_models.model import FaceAttributeModule, LSTMModule
+from hybrid_recommender.face_models.networks import FrameCNN, SequenceLSTM
 from hybrid_recommender.face_models.preprocessing import Preprocessing
-from hybrid_recommender.face_models.tracking import ChildRun
 from hybrid_recommender.face_models.video import (
-    NORMALISATIONS,
     aggregate,
+    clip_sequences,
     fit_linear_svm,
     full_decision,
     fuse,
     fusion_weights,
     linear_svc,
-    normalise as normalise_video,
+    lstm_sequence_probs,
     svm_probabilities,
 )
+from hybrid_recommender.face_models.video import (
+    normalise as normalise_video,
+)
 from hybrid_recommender.labels import EMOTIONS
+from hybrid_recommender.mlflow_runs import ChildRun
 
 log = logging.getLogger(__name__)
 
@@ -346,31 +367,6 @@ def train_svm_members(features: Mapping[str, Mapping[str, list[np.ndarray]]], se
     return members
 
 
-def _clips(features: Sequence[np.ndarray], length: int, stride: int, pad: str) -> tuple[np.ndarray, np.ndarray]:
-    """All clips (n_clips, length, D) and the sequence each comes from."""
-    clips, owner = [], []
-    for i, f in enumerate(features):
-        for w in clip_windows(len(f), length, stride, pad):
-            clips.append(f[w])
-            owner.append(i)
-    d = features[0].shape[1] if len(features) else 0
-    return (np.stack(clips).astype(np.float32) if clips else np.zeros((0, length, d), np.float32)), np.asarray(owner)
-
-
-@torch.inference_mode()
-def lstm_sequence_probs(net: SequenceLSTM, features: Sequence[np.ndarray], length: int, stride: int,
-                        pad: str) -> np.ndarray:
-    """Sequence probabilities: the mean of the softmax over the sequence's clips."""
-    net.eval()
-    clips, owner = _clips(features, length, stride, pad)
-    out = np.zeros((len(features), len(EMOTIONS)), np.float64)
-    if not len(clips):
-        return out
-    p = F.softmax(net(torch.from_numpy(clips)), 1).double().numpy()
-    np.add.at(out, owner, p)
-    return out / np.maximum(np.bincount(owner, minlength=len(features)), 1)[:, None]
-
-
 def fit_lstm(features: Mapping[str, list[np.ndarray]], y: np.ndarray, train_mask: np.ndarray,
              val_mask: np.ndarray | None, hidden: int, cfg: Mapping, run: ChildRun | None, workdir: Path,
              seed: int = 0) -> SequenceLSTM:
@@ -380,7 +376,7 @@ def fit_lstm(features: Mapping[str, list[np.ndarray]], y: np.ndarray, train_mask
     idx = np.flatnonzero(train_mask)
     xs, ys = [], []
     for v in [v for v in cfg["train_variants"] if v in features]:
-        c, owner = _clips([features[v][i] for i in idx], length, stride, pad)
+        c, owner = clip_sequences([features[v][i] for i in idx], length, stride, pad)
         xs.append(c)
         ys.append(y[idx][owner])
     X, Y = np.concatenate(xs), np.concatenate(ys)
@@ -391,7 +387,7 @@ def fit_lstm(features: Mapping[str, list[np.ndarray]], y: np.ndarray, train_mask
     val_dl = None
     if val_mask is not None and val_mask.any():
         vidx = np.flatnonzero(val_mask)
-        vc, vo = _clips([features["original"][i] for i in vidx], length, stride, pad)
+        vc, vo = clip_sequences([features["original"][i] for i in vidx], length, stride, pad)
         val_dl = DataLoader(TensorDataset(torch.from_numpy(vc), torch.from_numpy(y[vidx][vo])), batch_size=256)
     if run is not None:
         run.log_params({"hidden": hidden, "seed": seed, "train_clips": len(X), **dict(cfg)})

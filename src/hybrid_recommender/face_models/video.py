@@ -1,4 +1,5 @@
-"""The paper's video branches: frame-feature aggregation, the two normalisations, linear SVMs, and fusion.
+"""The paper's video branches: frame-feature aggregation, the two normalisations, linear SVMs, the LSTM's clips,
+and fusion.
 
 Normalisation (paper eq. 1 and 2, after Knyazev et al. 2017, its ref. [46]):
 
@@ -15,8 +16,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
 from sklearn.svm import LinearSVC
+
+from hybrid_recommender.face_models.networks import SequenceLSTM
+from hybrid_recommender.face_models.preprocessing import eval_input
+from hybrid_recommender.labels import EMOTIONS
 
 NORMALISATIONS = ("l2", "minmax")
 
@@ -115,9 +121,54 @@ def fuse(probabilities: Mapping[str, np.ndarray], weights: Mapping[str, float]) 
 @torch.inference_mode()
 def frame_features(net, frames_uint8: torch.Tensor, prep, batch_size: int = 256) -> np.ndarray:
     """Penultimate-layer features of uint8 (T, 1, S, S) frames (centre crop), as float32 (T, D)."""
-    from hybrid_recommender.face_models.preprocessing import eval_input
-
     net.eval()
     out = [net.features(eval_input(frames_uint8[i:i + batch_size], prep)) for i in range(0, len(frames_uint8),
                                                                                           batch_size)]
     return torch.cat(out).float().numpy() if out else np.zeros((0, net.num_features), np.float32)
+
+
+def clip_windows(n_frames: int, length: int = 16, stride: int = 8, pad: str = "loop") -> list[np.ndarray]:
+    """Frame indices of the overlapping clips of one sequence.
+
+    ``n_frames >= length``: windows start at 0, stride, 2*stride, ...; when frames at the end are left over, a
+    last window ends on the last frame (a 40-frame sequence gives 0-15, 8-23, 16-31, 24-39).
+    Shorter sequences give one clip of ``length`` frames: ``pad='loop'`` plays the sequence again from its start
+    (0,1,2,0,1,2,...), ``pad='repeat_last'`` holds the last frame (0,1,2,2,2,...).
+    """
+    if n_frames <= 0:
+        return []
+    if n_frames < length:
+        if pad == "loop":
+            return [np.arange(length) % n_frames]
+        if pad == "repeat_last":
+            return [np.minimum(np.arange(length), n_frames - 1)]
+        raise ValueError(f"pad must be 'loop' or 'repeat_last', got {pad!r}")
+    starts = list(range(0, n_frames - length + 1, stride))
+    if starts[-1] + length < n_frames:
+        starts.append(n_frames - length)
+    return [np.arange(s, s + length) for s in starts]
+
+
+def clip_sequences(features: Sequence[np.ndarray], length: int, stride: int, pad: str) -> tuple[np.ndarray, np.ndarray]:
+    """All clips (n_clips, length, D) and the sequence each comes from."""
+    clips, owner = [], []
+    for i, f in enumerate(features):
+        for w in clip_windows(len(f), length, stride, pad):
+            clips.append(f[w])
+            owner.append(i)
+    d = features[0].shape[1] if len(features) else 0
+    return (np.stack(clips).astype(np.float32) if clips else np.zeros((0, length, d), np.float32)), np.asarray(owner)
+
+
+@torch.inference_mode()
+def lstm_sequence_probs(net: SequenceLSTM, features: Sequence[np.ndarray], length: int, stride: int,
+                        pad: str) -> np.ndarray:
+    """Sequence probabilities: the mean of the softmax over the sequence's clips."""
+    net.eval()
+    clips, owner = clip_sequences(features, length, stride, pad)
+    out = np.zeros((len(features), len(EMOTIONS)), np.float64)
+    if not len(clips):
+        return out
+    p = F.softmax(net(torch.from_numpy(clips)), 1).double().numpy()
+    np.add.at(out, owner, p)
+    return out / np.maximum(np.bincount(owner, minlength=len(features)), 1)[:, None]

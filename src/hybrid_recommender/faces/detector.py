@@ -9,13 +9,15 @@ import torch
 from facenet_pytorch import MTCNN
 
 
-class FaceAligner:
-    """Finds faces in RGB frames and returns square crops (box plus ``margin`` pixels), resized to ``image_size``.
+class FaceCropper:
+    """Finds faces in RGB frames and returns square crops (box plus ``margin`` pixels), resized to ``image_size``;
+    it crops, it does not align (no landmark warp).
 
-    The same framing is used at ingestion and at inference, so models see faces as they were trained on.
+    Size and margin have no defaults: each caller passes its configuration's (the predictor's ``framing``, which
+    training also uses to re-frame UTKFace; AFEW ingestion's own ``mtcnn_margin``).
     """
 
-    def __init__(self, image_size: int = 64, margin: int = 24, thresholds: Sequence[float] = (0.6, 0.7, 0.7),
+    def __init__(self, image_size: int, margin: int, thresholds: Sequence[float] = (0.6, 0.7, 0.7),
                  min_face_size: int = 20, device: str = "cpu"):
         self.image_size = image_size
         common = dict(image_size=image_size, margin=margin, thresholds=list(thresholds), min_face_size=min_face_size,

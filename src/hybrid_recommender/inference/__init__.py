@@ -7,7 +7,12 @@
 See docs/inference.md for the output fields, the settings and the measured speed.
 """
 
-from hybrid_recommender.inference.core import DEFAULTS, Resources, recommend_for_input, settings_from
+from hybrid_recommender.inference.core import (
+    DEFAULTS,
+    Resources,
+    recommend_for_input,
+    settings_from,
+)
 from hybrid_recommender.inference.result import InferenceResult, render_text
 
 __all__ = ["DEFAULTS", "InferenceResult", "Resources", "recommend_for_input", "render_text", "settings_from",

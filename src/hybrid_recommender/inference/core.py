@@ -20,10 +20,10 @@ from tqdm.auto import tqdm
 
 from hybrid_recommender.inference.coldstart import cold_start
 from hybrid_recommender.inference.detection import crop_faces, make_detector
+from hybrid_recommender.inference.face_tracker import IouTracker, Track
 from hybrid_recommender.inference.group import combine
 from hybrid_recommender.inference.inputs import InputKind, open_source
 from hybrid_recommender.inference.result import Film, InferenceResult, ViewerResult
-from hybrid_recommender.inference.tracking import IouTracker, Track
 from hybrid_recommender.recommender.base import Recommender, Viewer
 
 # Mirrors conf/base/parameters_inference.yml (the command reads that file; these serve plain Python callers).

@@ -23,7 +23,9 @@ def load_recommender(path: str | Path):
         raise InputDataError(f"{path}: no fitted recommender here (run `kedro run --pipelines recommendation` first, "
                              f"or pass --recommender)")
     try:
-        from hybrid_recommender.recommender.store import load_recommender as load_from_store
+        from hybrid_recommender.recommender.store import (
+            load_recommender as load_from_store,
+        )
     except ImportError:
         raise InputDataError(f"{path}: loading a recommender needs the pickle-free recommender store "
                              f"(hybrid_recommender.recommender.store), which this installation lacks") from None

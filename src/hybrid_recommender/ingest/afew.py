@@ -14,10 +14,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from hybrid_recommender.errors import InputDataError
+from hybrid_recommender.ingest.clip_cache import ClipFaceCache
 from hybrid_recommender.ingest.common import FaceTable, SkipLog, first_of_each
 from hybrid_recommender.ingest.faces import face_index
-from hybrid_recommender.ingest.images import count_entries_that_are_not_files, stack_faces
-from hybrid_recommender.io.kedro_datasets import ClipFaceCache
+from hybrid_recommender.ingest.images import (
+    count_entries_that_are_not_files,
+    stack_faces,
+)
 from hybrid_recommender.io.sources import DataSource
 from hybrid_recommender.labels import canonical_emotion
 
@@ -41,7 +44,7 @@ def read_frames(path: Path, max_frames: int) -> list[np.ndarray]:
     return frames
 
 
-def _clip_faces(source: DataSource, name: str, data: bytes, cfg: dict, cache: ClipFaceCache, aligner_factory) -> dict:
+def _clip_faces(source: DataSource, name: str, data: bytes, cfg: dict, cache: ClipFaceCache, cropper_factory) -> dict:
     """Crops of one clip, from the cache or from MTCNN: {'frames': int, 'crops': array, 'frame_index': array}."""
     settings = {k: cfg[k] for k in ("image_size", "max_frames_per_clip", "mtcnn_thresholds", "mtcnn_margin")}
     key = cache.key(data, settings)
@@ -50,7 +53,7 @@ def _clip_faces(source: DataSource, name: str, data: bytes, cfg: dict, cache: Cl
         return cached
     with source.local_copy(name) as path:
         frames = read_frames(path, cfg["max_frames_per_clip"])
-    crops = aligner_factory().largest_faces(frames) if frames else []
+    crops = cropper_factory().largest_faces(frames) if frames else []
     kept = [i for i, c in enumerate(crops) if c is not None]
     result = {
         "frames": np.array(len(frames)),
@@ -83,21 +86,21 @@ def read_afew(source: DataSource, cfg: dict, edges, labels, cache: ClipFaceCache
         raise InputDataError(f"{source.path}: no AFEW clips found; expected {LAYOUT}.")
     # A clip is named by its split and number: the same clip twice (two formats, two emotions) is one clip.
     wanted = first_of_each(wanted, lambda _, v: f"{v[0]}/{v[2]}", "clip", skips)
-    aligner = None
+    cropper = None
 
-    def aligner_factory():
-        nonlocal aligner
-        if aligner is None:
-            from hybrid_recommender.faces.detector import FaceAligner
+    def cropper_factory():
+        nonlocal cropper
+        if cropper is None:
+            from hybrid_recommender.faces.detector import FaceCropper
 
-            aligner = FaceAligner(cfg["image_size"], cfg["mtcnn_margin"], cfg["mtcnn_thresholds"])
-        return aligner
+            cropper = FaceCropper(cfg["image_size"], cfg["mtcnn_margin"], cfg["mtcnn_thresholds"])
+        return cropper
 
     records, crops = [], []
     for name, data in tqdm(source.iter_files(wanted, on_error=skips.add), total=len(wanted),
                            desc="AFEW clips (MTCNN)", unit="clip"):
         split, emotion, clip = wanted[name]
-        faces = _clip_faces(source, name, data, cfg, cache, aligner_factory)
+        faces = _clip_faces(source, name, data, cfg, cache, cropper_factory)
         if int(faces["frames"]) == 0:
             skips.add(name, "unreadable or truncated video (no frame could be decoded)")
             continue

@@ -11,8 +11,13 @@ from pathlib import PurePosixPath
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.common import FaceTable, SkipLog, first_of_each
 from hybrid_recommender.ingest.faces import face_index
-from hybrid_recommender.ingest.images import IMAGE_SUFFIXES, count_entries_that_are_not_files, decoded_images, \
-    stable_split, stack_faces
+from hybrid_recommender.ingest.images import (
+    IMAGE_SUFFIXES,
+    count_entries_that_are_not_files,
+    decoded_images,
+    stable_split,
+    stack_faces,
+)
 from hybrid_recommender.io.sources import DataSource
 from hybrid_recommender.labels import canonical_emotion
 

@@ -7,8 +7,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES, DEFAULT_AGE_GROUPS, age_groups, emotion_categorical, \
-    gender_categorical
+from hybrid_recommender.labels import (
+    DEFAULT_AGE_BIN_EDGES,
+    DEFAULT_AGE_GROUPS,
+    age_groups,
+    emotion_categorical,
+    gender_categorical,
+)
 
 FACE_COLUMNS = [
     "face_id", "dataset", "source_file", "split", "pixel_row", "emotion", "gender", "age", "age_group",

@@ -16,8 +16,13 @@ from tqdm.auto import tqdm
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.common import FaceTable, SkipLog
 from hybrid_recommender.ingest.faces import face_index
-from hybrid_recommender.ingest.images import IMAGE_SUFFIXES, count_entries_that_are_not_files, decoded_images, \
-    is_blank, stack_faces
+from hybrid_recommender.ingest.images import (
+    IMAGE_SUFFIXES,
+    count_entries_that_are_not_files,
+    decoded_images,
+    is_blank,
+    stack_faces,
+)
 from hybrid_recommender.io.sources import DataSource
 from hybrid_recommender.labels import FER2013_CSV_LABELS, canonical_emotion
 

@@ -13,13 +13,10 @@ import pandas as pd
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.common import SkipLog
 from hybrid_recommender.io.sources import DataSource, strip_prefix
+from hybrid_recommender.labels import GENRES
 
 log = logging.getLogger(__name__)
 
-GENRES: tuple[str, ...] = (
-    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
-    "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
-)
 FILES = ("u.data", "u.user", "u.item", "u.genre")
 DOWNLOAD_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 HOW_TO_GET = (

@@ -13,7 +13,11 @@ from pathlib import PurePosixPath
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.common import FaceTable, SkipLog
 from hybrid_recommender.ingest.faces import face_index
-from hybrid_recommender.ingest.images import count_entries_that_are_not_files, decoded_images, stack_faces
+from hybrid_recommender.ingest.images import (
+    count_entries_that_are_not_files,
+    decoded_images,
+    stack_faces,
+)
 from hybrid_recommender.io.sources import DataSource, strip_prefix
 from hybrid_recommender.labels import RAFDB_AGE_GROUPS, RAFDB_GENDERS, RAFDB_LABELS
 

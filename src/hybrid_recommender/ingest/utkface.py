@@ -12,8 +12,13 @@ from pathlib import PurePosixPath
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.common import FaceTable, SkipLog, first_of_each
 from hybrid_recommender.ingest.faces import face_index
-from hybrid_recommender.ingest.images import IMAGE_SUFFIXES, count_entries_that_are_not_files, decoded_images, \
-    stable_split, stack_faces
+from hybrid_recommender.ingest.images import (
+    IMAGE_SUFFIXES,
+    count_entries_that_are_not_files,
+    decoded_images,
+    stable_split,
+    stack_faces,
+)
 from hybrid_recommender.io.sources import DataSource
 
 NAME_PATTERN = re.compile(r"^(?P<age>\d{1,3})_(?P<gender>\d)_(?P<race>\d)_(?P<stamp>\d+)\.jpg(\.chip\.jpg)?$")

@@ -1,4 +1,5 @@
-"""The project's Kedro datasets: raw data sets as downloaded, memory-mapped pixel arrays, fitted recommenders.
+"""The project's Kedro datasets: raw data sets as downloaded, memory-mapped pixel arrays, fitted recommenders
+(the face attribute predictor's is in :mod:`.predictor_dataset`: it loads torch).
 
 Writes go to a temporary name that replaces the target only when complete, and is removed on failure (an
 interrupted run leaves old or new complete files, never a partial or temporary one).
@@ -6,8 +7,6 @@ interrupted run leaves old or new complete files, never a partial or temporary o
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 
+from hybrid_recommender.ingest.clip_cache import ClipFaceCache
 from hybrid_recommender.io.sources import DataSource, find_source
 
 log = logging.getLogger(__name__)
@@ -43,34 +43,6 @@ class RawSourceDataset(AbstractDataset[None, "DataSource | None"]):
 
     def _describe(self) -> dict[str, Any]:
         return {"root": str(self._root), "candidates": self._candidates}
-
-
-class ClipFaceCache:
-    """Face crops of each video clip kept between runs, one ``.npz`` per clip, keyed by the clip's bytes and the
-    detector settings (a changed clip or setting is a new key), so a second run does not detect again."""
-
-    def __init__(self, folder: str | Path):
-        self.folder = Path(folder)
-
-    @staticmethod
-    def key(data: bytes, settings: dict) -> str:
-        return hashlib.sha1(data + json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
-
-    def get(self, key: str) -> dict[str, np.ndarray] | None:
-        path = self.folder / f"{key}.npz"
-        if not path.exists():
-            return None
-        with np.load(path, allow_pickle=False) as cached:
-            return {k: cached[k] for k in cached.files}
-
-    def put(self, key: str, arrays: dict[str, np.ndarray]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{key}.tmp.npz"
-        try:
-            np.savez(tmp, **arrays)
-            tmp.replace(self.folder / f"{key}.npz")
-        finally:
-            tmp.unlink(missing_ok=True)
 
 
 class ClipFaceCacheDataset(AbstractDataset[None, ClipFaceCache]):

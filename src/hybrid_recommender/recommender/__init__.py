@@ -7,11 +7,26 @@ Fitted recommenders are saved as data (rankings as parquet, explanations as JSON
 without pickle.
 """
 
-from hybrid_recommender.recommender.base import Ranking, Recommendation, Recommender, Viewer
-from hybrid_recommender.recommender.baselines import DemographicSVD, GlobalSVD, GroupPopularity, RandomRecommender
+from hybrid_recommender.recommender.base import (
+    Ranking,
+    Recommendation,
+    Recommender,
+    Viewer,
+)
+from hybrid_recommender.recommender.baselines import (
+    DemographicSVD,
+    GlobalSVD,
+    GroupPopularity,
+    RandomRecommender,
+)
 from hybrid_recommender.recommender.hybrid import HybridRecommender, favoured_cluster
-from hybrid_recommender.recommender.store import (StoredRecommender, load_recommender, load_recommenders,
-                                                  save_recommender, save_recommenders)
+from hybrid_recommender.recommender.store import (
+    StoredRecommender,
+    load_recommender,
+    load_recommenders,
+    save_recommender,
+    save_recommenders,
+)
 
 __all__ = ["DemographicSVD", "GlobalSVD", "GroupPopularity", "HybridRecommender", "RandomRecommender", "Ranking",
            "Recommendation", "Recommender", "StoredRecommender", "Viewer", "build_recommenders", "favoured_cluster",

@@ -13,8 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from hybrid_recommender.ingest.movielens import GENRES
-from hybrid_recommender.labels import EMOTIONS
+from hybrid_recommender.labels import EMOTIONS, GENRES
 
 STANCES = ("mood_congruence", "mood_repair")
 AGGREGATIONS = ("max", "mean")

@@ -16,8 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hybrid_recommender.labels import BINARY_GENDERS as GENDERS, DEFAULT_AGE_BIN_EDGES, DEFAULT_AGE_GROUPS, \
-    EMOTIONS, age_group_of
+from hybrid_recommender.labels import BINARY_GENDERS as GENDERS
+from hybrid_recommender.labels import (
+    DEFAULT_AGE_BIN_EDGES,
+    DEFAULT_AGE_GROUPS,
+    EMOTIONS,
+    age_group_of,
+)
 
 UNKNOWN_GENDERS = (None, "unknown", "")
 

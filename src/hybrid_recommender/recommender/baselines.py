@@ -8,9 +8,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hybrid_recommender.recommender.base import Ranking, Recommender, ranked, stable_seed
+from hybrid_recommender.recommender.base import (
+    Ranking,
+    Recommender,
+    ranked,
+    stable_seed,
+)
 from hybrid_recommender.recommender.groups import GroupIndex
-from hybrid_recommender.recommender.svd import fit_surprise_svd, surprise_group_scores, surprise_mean_predictions
+from hybrid_recommender.recommender.svd import (
+    fit_surprise_svd,
+    surprise_group_scores,
+    surprise_mean_predictions,
+)
 
 
 class _Demographic(Recommender):

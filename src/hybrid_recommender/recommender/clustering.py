@@ -10,7 +10,7 @@ import pandas as pd
 from kneed import KneeLocator
 from sklearn.cluster import KMeans
 
-from hybrid_recommender.ingest.movielens import GENRES
+from hybrid_recommender.labels import GENRES
 
 log = logging.getLogger(__name__)
 

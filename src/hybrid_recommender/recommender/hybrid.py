@@ -9,11 +9,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hybrid_recommender.recommender.affinity import STANCES, affinity_matrix, movie_affinity, selection_weights
-from hybrid_recommender.recommender.base import Ranking, Recommender, Viewer, Recommendation, ranked
+from hybrid_recommender.recommender.affinity import (
+    STANCES,
+    affinity_matrix,
+    movie_affinity,
+    selection_weights,
+)
+from hybrid_recommender.recommender.base import (
+    Ranking,
+    Recommendation,
+    Recommender,
+    Viewer,
+    ranked,
+)
 from hybrid_recommender.recommender.clustering import cluster_profiles
 from hybrid_recommender.recommender.groups import GroupIndex, ResolvedGroup
-from hybrid_recommender.recommender.svd import surprise_group_scores, truncated_svd_group_scores
+from hybrid_recommender.recommender.svd import (
+    surprise_group_scores,
+    truncated_svd_group_scores,
+)
 
 METHODS = ("surprise_svd", "truncated_svd")
 

@@ -106,8 +106,11 @@ def select_improved_hybrid(train: pd.DataFrame, users: pd.DataFrame, movies: pd.
     """
     from tqdm.auto import tqdm
 
-    from hybrid_recommender.recommender.evaluation import (full_ranking_counts, rated_candidates_counts,
-                                                           split_ratings)
+    from hybrid_recommender.recommender.ranking_metrics import (
+        full_ranking_counts,
+        rated_candidates_counts,
+        split_ratings,
+    )
 
     inner, val = split_ratings(train, validation_fraction, seed + 1)
     rec = ImprovedHybridRecommender(affinity, **kwargs).fit(inner, users, movies, precompute=False)

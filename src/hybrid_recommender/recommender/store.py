@@ -27,7 +27,13 @@ import numpy as np
 import pandas as pd
 
 from hybrid_recommender.errors import InputDataError
-from hybrid_recommender.recommender.base import GENDERS, Ranking, Recommendation, Recommender, Viewer
+from hybrid_recommender.recommender.base import (
+    GENDERS,
+    Ranking,
+    Recommendation,
+    Recommender,
+    Viewer,
+)
 from hybrid_recommender.recommender.hybrid import topped_up_explanation
 
 FORMAT = "hybrid-recommender/precomputed-rankings"

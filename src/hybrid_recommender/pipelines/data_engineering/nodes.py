@@ -22,7 +22,12 @@ from hybrid_recommender.ingest.common import FaceTable, SkipLog, empty_skips  # 
 from hybrid_recommender.ingest.faces import face_index  # noqa: E402
 from hybrid_recommender.io.sources import DataSource, find_source  # noqa: E402
 from hybrid_recommender.labels import age_groups  # noqa: E402
-from hybrid_recommender.schemas import FACE_SCHEMA, MOVIES_SCHEMA, RATINGS_SCHEMA, USERS_SCHEMA  # noqa: E402
+from hybrid_recommender.schemas import (  # noqa: E402
+    FACE_SCHEMA,
+    MOVIES_SCHEMA,
+    RATINGS_SCHEMA,
+    USERS_SCHEMA,
+)
 
 log = logging.getLogger(__name__)
 

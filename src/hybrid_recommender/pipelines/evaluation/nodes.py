@@ -14,7 +14,11 @@ from hybrid_recommender.evaluation import observations as obs_mod
 from hybrid_recommender.evaluation import reporting, tracking
 from hybrid_recommender.evaluation.scoring import aggregate_scores, score_observations
 from hybrid_recommender.recommender import Recommender
-from hybrid_recommender.recommender.improved import ImprovedHybridRecommender, congruent_items, select_improved_hybrid
+from hybrid_recommender.recommender.improved import (
+    ImprovedHybridRecommender,
+    congruent_items,
+    select_improved_hybrid,
+)
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ from hybrid_recommender.face_models import make_heads
 from hybrid_recommender.face_models.data import Sequences, build_sequences, face_set
 from hybrid_recommender.face_models.predictor import FaceAttributePredictor
 from hybrid_recommender.face_models.preprocessing import Preprocessing
-from hybrid_recommender.face_models.tracking import child_run, log_member_figures
 from hybrid_recommender.face_models.training import (
     _masks,
     evaluate_frame_cnn,
@@ -32,6 +31,7 @@ from hybrid_recommender.face_models.training import (
     train_lstm_members,
     train_svm_members,
 )
+from hybrid_recommender.mlflow_runs import child_run, log_member_figures
 from hybrid_recommender.paths import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
@@ -68,14 +68,14 @@ def reframe_with_mtcnn(faces: pd.DataFrame, pixels: np.ndarray, params: Mapping)
     if cfg["reframe"] and len(out):
         from tqdm.auto import tqdm
 
-        from hybrid_recommender.faces.detector import FaceAligner
+        from hybrid_recommender.faces.detector import FaceCropper
 
-        aligner = FaceAligner(image_size=out.shape[1], margin=cfg["margin"], thresholds=cfg["thresholds"])
+        cropper = FaceCropper(image_size=out.shape[1], margin=cfg["margin"], thresholds=cfg["thresholds"])
         batch = int(cfg["batch_size"])
         for i in tqdm(range(0, len(out), batch), desc="MTCNN framing", unit="batch"):
             frames = [np.ascontiguousarray(f[..., :3] if f.shape[-1] >= 3 else np.repeat(f, 3, -1))
                       for f in out[i:i + batch]]
-            for j, crop in enumerate(aligner.largest_faces(frames)):
+            for j, crop in enumerate(cropper.largest_faces(frames)):
                 if crop is not None:
                     out[i + j] = crop if out.shape[-1] == 3 else crop.mean(-1, keepdims=True).astype(np.uint8)
                     found[i + j] = True

@@ -10,7 +10,10 @@ import pandas as pd
 from hybrid_recommender.recommender import Recommender, Viewer, build_recommenders
 from hybrid_recommender.recommender.affinity import affinity_table
 from hybrid_recommender.recommender.base import GENDERS
-from hybrid_recommender.recommender.evaluation import compare_recommenders, split_ratings
+from hybrid_recommender.recommender.ranking_metrics import (
+    compare_recommenders,
+    split_ratings,
+)
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from hybrid_recommender.config_loader import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.paths import PROJECT_ROOT
 
@@ -21,11 +22,7 @@ def inference_parameters(env: str | None = None, conf: Path = PROJECT_ROOT / "co
     """``inference`` parameters from the project's conf (base + env), or {} outside a project checkout."""
     if not (conf / "base").is_dir():
         return {}
-    from kedro.config import OmegaConfigLoader
-
-    from hybrid_recommender.settings import CONFIG_LOADER_ARGS
-
-    loader = OmegaConfigLoader(str(conf), env=env, **CONFIG_LOADER_ARGS)
+    loader = CONFIG_LOADER_CLASS(str(conf), env=env, **CONFIG_LOADER_ARGS)
     return dict(loader["parameters"].get("inference", {}))
 
 

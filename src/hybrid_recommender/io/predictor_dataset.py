@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import shutil
 from pathlib import Path
 from typing import Any
 
+import mlflow
 from kedro.io import AbstractDataset
 
 from hybrid_recommender.face_models.predictor import FaceAttributePredictor
-
-log = logging.getLogger(__name__)
 
 
 class FacePredictorDataset(AbstractDataset[FaceAttributePredictor, FaceAttributePredictor]):
@@ -33,11 +31,8 @@ class FacePredictorDataset(AbstractDataset[FaceAttributePredictor, FaceAttribute
         data.save(tmp)
         shutil.rmtree(self._filepath, ignore_errors=True)
         tmp.replace(self._filepath)
-        if self._artifact_path:
-            import mlflow
-
-            if mlflow.active_run() is not None:
-                mlflow.log_artifacts(str(self._filepath), self._artifact_path)
+        if self._artifact_path and mlflow.active_run() is not None:
+            mlflow.log_artifacts(str(self._filepath), self._artifact_path)
 
     def _exists(self) -> bool:
         return (self._filepath / "config.json").exists()

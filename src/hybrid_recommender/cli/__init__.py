@@ -29,11 +29,10 @@ logging.getLogger("kedro.framework.project").addFilter(_WithoutLoggingFileNotice
 
 from kedro.framework.cli.project import run as kedro_run  # noqa: E402
 
+from hybrid_recommender.cli.recommend import recommend  # noqa: E402 - light: loads models only when run
 from hybrid_recommender.errors import InputDataError  # noqa: E402
 from hybrid_recommender.hooks import RunInterrupted, end_active_runs, find_error  # noqa: E402
-from hybrid_recommender.inference.cli import recommend  # noqa: E402 - light: loads models only when run
 from hybrid_recommender.paths import PROJECT_ROOT  # noqa: E402
-
 
 UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC)
 

@@ -1,0 +1,19 @@
+"""How Kedro reads conf/: the config loader's class and arguments, in one module that settings.py, the hooks
+and the ``recommend`` command all import (settings.py imports the hooks, so the hooks cannot import it)."""
+
+from kedro.config import OmegaConfigLoader
+
+from hybrid_recommender.config_resolvers import CUSTOM_RESOLVERS
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # An environment overrides single keys of a parameter file without wiping their siblings.
+    "merge_strategy": {"parameters": "soft", "globals": "soft"},
+    "custom_resolvers": CUSTOM_RESOLVERS,
+    "config_patterns": {
+        "parameters": ["parameters*", "parameters*/**", "**/parameters*"],
+        "globals": ["globals*", "globals*/**", "**/globals*"],
+    },
+}

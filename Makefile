@@ -8,7 +8,7 @@ export KEDRO_DISABLE_TELEMETRY := true
 export MLFLOW_SKIP_PIP_REQUIREMENTS_CHECK := true
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test viz mlflow-ui benchmark clean-data
+.PHONY: run test viz lab mlflow-ui benchmark clean-data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: $(VENV)/.installed-dev
 
 viz: $(VENV)/.installed
 	$(BIN)/kedro viz build
+
+# notebooks/reproduce_paper.ipynb, after `make run`: the notebook loads the catalog with %load_ext kedro.ipython
+lab: $(VENV)/.installed-dev
+	$(BIN)/kedro jupyter lab --env $(KEDRO_ENV)
 
 mlflow-ui: $(VENV)/.installed
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db

@@ -25,52 +25,49 @@ from pathlib import Path
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 
+import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import yaml  # noqa: E402
+from torchvision.ops import box_iou  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "src"))
 sys.path.insert(0, str(PROJECT))
+
+from hybrid_recommender.face_models.predictor import FaceAttributePredictor  # noqa: E402
+from hybrid_recommender.faces.detector import FaceCropper  # noqa: E402
+from hybrid_recommender.inference.coldstart import cold_start_lists  # noqa: E402
+from hybrid_recommender.inference.core import Resources, recommend_for_input  # noqa: E402
+from hybrid_recommender.inference.detection import (  # noqa: E402
+    BlazeFaceDetector,
+    MtcnnDetector,
+    crop_faces,
+)
+from hybrid_recommender.inference.settings import InferenceSettings  # noqa: E402
+from hybrid_recommender.ingest.movielens import read_movielens  # noqa: E402
+from hybrid_recommender.ingest.sources import DataSource  # noqa: E402
+from hybrid_recommender.labels import age_groups  # noqa: E402
+from hybrid_recommender.recommender import Viewer, build_recommenders  # noqa: E402
+from hybrid_recommender.recommender.clustering import cluster_movies  # noqa: E402
+from hybrid_recommender.recommender.ranking_metrics import split_ratings  # noqa: E402
+from tests.inference.clips import real_faces, scene, write_image, write_video  # noqa: E402
+from tests.predictor_factory import FRAMING, tiny_predictor  # noqa: E402
+
 DATASETS = Path(os.environ.get("HYBRID_DATASETS_DIR", PROJECT.parent / "shared" / "datasets"))
+SETTINGS = InferenceSettings()   # conf/base/parameters_inference.yml's defaults
 
 
 def build_predictor(path: str | None):
-    from hybrid_recommender.face_models import make_heads
-    from hybrid_recommender.face_models.networks import FrameCNN, SequenceLSTM
-    from hybrid_recommender.face_models.predictor import FaceAttributePredictor
-    from hybrid_recommender.face_models.preprocessing import Preprocessing
-    from hybrid_recommender.labels import DEFAULT_AGE_GROUPS
-
     if path:
         return FaceAttributePredictor.load(path), f"trained predictor {path}"
-    torch.manual_seed(0)
-    heads = make_heads(DEFAULT_AGE_GROUPS)
-    emotion = FrameCNN("face_vgg_s", {"emotion": heads["emotion"]}, 1, pretrained=False)
-    face = FrameCNN("face_vgg_s", {h: heads[h] for h in ("gender", "age_group")}, 1, pretrained=False)
-    d = emotion.num_features
-    rng = np.random.default_rng(0)
-    svms = {f"svm_{n}": {"frame_model": "emotion", "normalisation": n, "coef": rng.normal(size=(7, 3 * d)),
-                         "intercept": rng.normal(size=7), "classes": np.arange(7)} for n in ("l2", "minmax")}
-    lstms = {f"lstm{h}": {"frame_model": "emotion", "hidden": h, "net": SequenceLSTM(d, h)} for h in (128, 256)}
-    fusion = {"svm_weights": {"svm_l2": 0.5, "svm_minmax": 0.5}, "lstm_weights": {"lstm128": 0.5, "lstm256": 0.5},
-              "branch_weights": {"cnn_branch": 0.5, "lstm_branch": 0.5}}
-    pred = FaceAttributePredictor(Preprocessing(), heads, {"emotion": emotion, "gender_age_group": face},
-                                  {"emotion": {"emotion": 1.0}, "gender_age_group": {"gender": 1.0, "age_group": 1.0}},
-                                  svms, lstms, fusion, framing={"image_size": 64, "margin": 8, "thresholds": [0.6, 0.7, 0.7]})
-    return pred, "configured architecture (face_vgg_s emotion + face_vgg_s gender/age + 2 SVMs + LSTM-128/256), random weights"
+    pred = tiny_predictor(emotion_backbone="face_vgg_s", face_backbone="face_vgg_s", lstm_hidden=(128, 256),
+                          svm_classes=range(7))
+    return pred, ("configured architecture (face_vgg_s emotion + face_vgg_s gender/age + 2 SVMs + LSTM-128/256), "
+                  "random weights")
 
 
 def build_recommender():
-    import yaml
-
-    from hybrid_recommender.inference.coldstart import cold_start_lists
-    from hybrid_recommender.ingest.movielens import read_movielens
-    from hybrid_recommender.io.sources import DataSource
-    from hybrid_recommender.labels import age_groups
-    from hybrid_recommender.recommender import build_recommenders
-    from hybrid_recommender.recommender.clustering import cluster_movies
-    from hybrid_recommender.recommender.ranking_metrics import split_ratings
-
     ratings, users, movies, _ = read_movielens(DataSource(DATASETS / "ml-100k.zip"))
     users["age_group"] = age_groups(users["age"])
     params = yaml.safe_load((PROJECT / "conf/base/parameters_recommendation.yml").read_text())["recommendation"]
@@ -85,12 +82,7 @@ def build_recommender():
 
 def naive_fps(clip: Path, predictor, recommender) -> tuple[float, int]:
     """MTCNN full resolution every frame, faces one at a time, a list per frame (largest face)."""
-    import cv2
-
-    from hybrid_recommender.faces.detector import FaceCropper
-    from hybrid_recommender.recommender import Viewer
-
-    cropper = FaceCropper(image_size=64, margin=8)
+    cropper = FaceCropper(FRAMING["image_size"], FRAMING["margin"], FRAMING["thresholds"])
     cap = cv2.VideoCapture(str(clip))
     n, faces, start = 0, 0, time.perf_counter()
     while True:
@@ -113,16 +105,13 @@ def naive_fps(clip: Path, predictor, recommender) -> tuple[float, int]:
 
 def detector_agreement(faces, onnx_path: str, n_frames: int) -> None:
     """Recall against the pasted faces and box agreement (IoU) of BlazeFace (calibrated) with MTCNN, 4-face clip."""
-    from torchvision.ops import box_iou
-
-    from hybrid_recommender.inference.core import DEFAULTS
-    from hybrid_recommender.inference.detection import BlazeFaceDetector, MtcnnDetector
-    from tests.inference.clips import scene
-
     frames, truth = scene(faces[:4], n_frames, size=110, step=4)
-    mt = MtcnnDetector(None, 48)
-    bf = BlazeFaceDetector(onnx_path, calibration=DEFAULTS["blazeface"]["calibration"])
-    raw = BlazeFaceDetector(onnx_path)
+    mt = MtcnnDetector(None, SETTINGS.min_face_size, FRAMING["thresholds"])
+    blaze = SETTINGS.blazeface
+    calibration = blaze.calibration.model_dump()
+    bf = BlazeFaceDetector(onnx_path, blaze.score_threshold, blaze.iou_threshold, calibration)
+    raw = BlazeFaceDetector(onnx_path, blaze.score_threshold, blaze.iou_threshold,
+                            {"scale_x": 1.0, "scale_y": 1.0, "shift_y": 0.0})
     ratios = []
     for frame in frames:
         m, b = torch.from_numpy(mt.detect(frame)[0]), torch.from_numpy(raw.detect(frame)[0])
@@ -135,7 +124,7 @@ def detector_agreement(faces, onnx_path: str, n_frames: int) -> None:
                                    float(((m[i, 1] + m[i, 3]) - (b[j, 1] + b[j, 3])) / 2 / h)])
     med = np.median(np.array(ratios), 0)
     print(f"\nBlazeFace -> MTCNN box calibration (medians over {len(ratios)} faces): scale_x {med[0]:.2f}, "
-          f"scale_y {med[1]:.2f}, shift_y {med[2]:.2f} (configured: {DEFAULTS['blazeface']['calibration']})")
+          f"scale_y {med[1]:.2f}, shift_y {med[2]:.2f} (configured: {calibration})")
     found, ious, ms = {"mtcnn": 0, "blazeface": 0}, [], {"mtcnn": 0.0, "blazeface": 0.0}
     for frame, boxes in zip(frames, truth):
         t = torch.tensor(boxes, dtype=torch.float32)
@@ -166,10 +155,6 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: see docs/inference.md)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-
-    from hybrid_recommender.inference.core import Resources, recommend_for_input
-    from hybrid_recommender.inference.detection import MtcnnDetector, crop_faces
-    from tests.inference.clips import real_faces, scene, write_image, write_video
 
     predictor, predictor_note = build_predictor(args.predictor)
     rec, cold, titles = build_recommender()
@@ -219,7 +204,8 @@ def main() -> None:
 
     # batching: one viewer's 64-frame window, one crop at a time vs one batch (predict_sequence)
     frame = scene(faces[:1], 1, size=150)[0][0]
-    crops = np.stack(crop_faces(frame, MtcnnDetector(None, 48).detect(frame)[0][:1], predictor.framing) * 64)
+    boxes = MtcnnDetector(None, SETTINGS.min_face_size, FRAMING["thresholds"]).detect(frame)[0][:1]
+    crops = np.stack(crop_faces(frame, boxes, predictor.framing) * 64)
     t = time.perf_counter()
     for c in crops:
         predictor.predict(c)

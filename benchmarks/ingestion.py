@@ -16,18 +16,19 @@ import resource
 import time
 from pathlib import Path
 
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
 from rich.console import Console
 from rich.table import Table
 
+from hybrid_recommender.ingest import ckplus, fer2013, movielens, utkface
+from hybrid_recommender.ingest.sources import find_source
 from hybrid_recommender.paths import PROJECT_ROOT
 
 E, G = [0, 8, 15, 25, 38, 48, 200], ["0-7", "8-14", "15-24", "25-37", "38-47", "48+"]
 
 
 def _read(name: str, root: str):
-    from hybrid_recommender.ingest import ckplus, fer2013, movielens, utkface
-    from hybrid_recommender.io.sources import find_source
-
     if name == "movielens":
         ratings, users, movies, skips = movielens.read_movielens(find_source(root, ["ml-100k.zip", "ml-100k"]))
         return len(ratings), len(skips)
@@ -45,9 +46,6 @@ def _read(name: str, root: str):
 def _pipeline(name: str, root: str):
     os.environ["HYBRID_DATASETS_DIR"] = root
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
-
     bootstrap_project(PROJECT_ROOT)
     with KedroSession.create(project_path=PROJECT_ROOT, env="fast") as session:
         session.run(pipeline_names=["data_engineering"])

@@ -15,16 +15,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+from surprise import SVD, Dataset, Reader
+from surprise.model_selection import KFold, cross_validate
 
+from hybrid_recommender.ingest.movielens import read_movielens
+from hybrid_recommender.ingest.sources import find_source
 from hybrid_recommender.paths import PROJECT_ROOT
 
 PUBLISHED = {"rmse": 0.934, "mae": 0.737}
 
 
 def load_ratings(datasets_dir: Path):
-    from hybrid_recommender.ingest.movielens import read_movielens
-    from hybrid_recommender.io.sources import find_source
-
     source = find_source(datasets_dir, ["ml-100k.zip", "ml-100k"])
     if source is None:
         raise SystemExit(f"MovieLens 100K not found under {datasets_dir} (ml-100k.zip or ml-100k/)")
@@ -38,9 +39,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args()
-
-    from surprise import SVD, Dataset, Reader
-    from surprise.model_selection import KFold, cross_validate
 
     ratings = load_ratings(args.datasets_dir)
     data = Dataset.load_from_df(ratings[["user_id", "item_id", "rating"]], Reader(rating_scale=(1, 5)))

@@ -70,8 +70,22 @@ def is_known_copy(name: str) -> bool:
     return digest.hexdigest() == KNOWN_COPIES.get(name)
 
 
+# The test being set up or run: a fixture or helper that needs something of it (a marker) looks here.
+_CURRENT: dict[str, pytest.Item | None] = {"item": None}
+
+
+def _require_marker(marker: str, why: str) -> None:
+    """Fail the current test when it lacks ``marker``: what a test does decides its markers, so `-m` selects right."""
+    item = _CURRENT["item"]
+    if item is not None and item.get_closest_marker(marker) is None:
+        pytest.fail(f"{item.nodeid} {why}: mark it @pytest.mark.{marker}", pytrace=False)
+
+
 def require_shared(*names: str) -> Path:
-    """Path of the shared datasets folder; skips (fails under CI=true) when it or a named archive is missing."""
+    """Path of the shared datasets folder; skips (fails under CI=true) when it or a named archive is missing.
+
+    Only a test marked ``real_data`` may call it (directly or through a fixture it is the first to use)."""
+    _require_marker("real_data", "reads the shared data sets")
     missing = [n for n in names if not (SHARED_DATASETS / n).exists()]
     if not SHARED_DATASETS.is_dir() or missing:
         reason = f"real data sets not found: {SHARED_DATASETS} {missing or ''}".strip()
@@ -90,7 +104,7 @@ def shared_datasets() -> Path:
 def movielens(shared_datasets):
     """Real MovieLens 100K as data_engineering writes it: (ratings, users with age_group, movies)."""
     from hybrid_recommender.ingest.movielens import read_movielens
-    from hybrid_recommender.io.sources import DataSource
+    from hybrid_recommender.ingest.sources import DataSource
     from hybrid_recommender.labels import age_groups
 
     ratings, users, movies, _ = read_movielens(DataSource(require_shared("ml-100k.zip") / "ml-100k.zip"))
@@ -145,10 +159,12 @@ class ProjectCopy:
         return str(self.root)
 
     def command(self, *args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+        _require_kedro_run_marker(args)
         return subprocess.run(args, cwd=cwd or self.root, env=self.env, capture_output=True, text=True,
                               timeout=timeout)
 
     def start(self, *args: str) -> subprocess.Popen:
+        _require_kedro_run_marker(args)
         return subprocess.Popen(args, cwd=self.root, env=self.env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, bufsize=1)
 
@@ -165,6 +181,11 @@ class ProjectCopy:
         experiment = client.get_experiment_by_name("hybrid_recommender")
         runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
         return [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+
+
+def _require_kedro_run_marker(args: tuple[str, ...]) -> None:
+    if "run" in args and "--help" not in args:      # `kedro run ...`, `hybrid-recommender run ...`
+        _require_marker("kedro_run", "starts a Kedro run")
 
 
 @pytest.fixture
@@ -221,11 +242,31 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    _CURRENT["item"] = item
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    _CURRENT["item"] = None
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test using a shared-data fixture carries ``real_data`` (a cached session fixture is not set up again, so
+    the check in :func:`require_shared` sees only its first user)."""
+    unmarked = [i.nodeid for i in items if "shared_datasets" in getattr(i, "fixturenames", ())
+                and i.get_closest_marker("real_data") is None]
+    if unmarked:
+        raise pytest.UsageError(f"tests that read the shared data sets without @pytest.mark.real_data: {unmarked}")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Under CI=true a skipped real-data test is a failure, whatever skipped it."""
+    """Under CI=true a skipped real-data test is a failure, whatever skipped it (unless it is marked ``optional``)."""
     outcome = yield
     report = outcome.get_result()
-    if report.skipped and item.get_closest_marker("real_data") and os.environ.get("CI", "").lower() == "true":
+    if report.skipped and item.get_closest_marker("real_data") and not item.get_closest_marker("optional") \
+            and os.environ.get("CI", "").lower() == "true":
         report.outcome = "failed"
         report.longrepr = f"real-data test skipped under CI=true: {report.longrepr}"

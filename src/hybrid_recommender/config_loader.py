@@ -1,9 +1,14 @@
 """How Kedro reads conf/: the config loader's class and arguments, in one module that settings.py, the hooks
 and the ``recommend`` command all import (settings.py imports the hooks, so the hooks cannot import it)."""
 
+import warnings
+
 from kedro.config import OmegaConfigLoader
 
 from hybrid_recommender.config_resolvers import CUSTOM_RESOLVERS
+
+# Kedro's loader calls OmegaConf's deprecated register_new_resolver: chatter above the project's own warnings.
+warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -1,4 +1,6 @@
-"""Kedro hooks: an interrupted run (SIGINT / Ctrl-C, SIGTERM) is recorded as interrupted.
+"""Kedro hooks (registered in settings.py). When a run starts, :class:`ParameterCheckHook` checks the ``--env``
+and every parameter and :class:`WritableOutputsHook` tries the output folders, both before any node; the rest of
+this docstring is the interrupt handling: an interrupted run (SIGINT / Ctrl-C, SIGTERM) is recorded as interrupted.
 
 Without them a Ctrl-C surfaces as a KeyboardInterrupt that Kedro's error hooks never see (MLflow's exit handler
 then marks the run FINISHED), and SIGTERM kills the process mid-write (the run stays RUNNING, temporary files
@@ -19,12 +21,16 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import tempfile
 import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
 from hybrid_recommender.config_loader import CONFIG_LOADER_ARGS
+from hybrid_recommender.errors import InputDataError
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +112,7 @@ class RunInterruptHooks:
 
     def _remember_run(self) -> None:
         if self._run_id is None and "mlflow" in sys.modules:
-            import mlflow
+            import mlflow  # here: importing mlflow costs seconds, and only a tracked run has loaded it
 
             run = mlflow.active_run()
             if run is not None:
@@ -157,6 +163,7 @@ class RunInterruptHooks:
                 interrupt.mlflow_run_id = self._run_id
 
     def _mark_killed(self, run_id: str) -> None:
+        # here: mlflow is loaded only when a run is tracked; `--help` need not
         from mlflow.tracking import MlflowClient
 
         client = MlflowClient(self._tracking_uri)
@@ -229,3 +236,59 @@ def run_name(pipelines: str | list[str] | None, env: str | None) -> str:
     names = [pipelines] if isinstance(pipelines, str) else list(pipelines or [])
     names = ["all" if n == "__default__" else n for n in names] or ["all"]
     return f"{'+'.join(names)}-{env or CONFIG_LOADER_ARGS['default_run_env']}"
+
+
+class ParameterCheckHook:
+    """Checks the ``--env`` folder and every parameter when the context is created, before any node or MLflow
+    run starts: an unknown environment, a misspelt key or a value out of range is one error line (cli.py)."""
+
+    @hook_impl(tryfirst=True)                      # before kedro-mlflow reads the environment's configuration
+    def after_context_created(self, context) -> None:
+        conf = Path(context.config_loader.conf_source)
+        if context.env and not (conf / context.env).is_dir():
+            known = sorted(p.name for p in conf.iterdir() if p.is_dir() and p.name != CONFIG_LOADER_ARGS["base_env"])
+            raise InputDataError(f"--env {context.env}: no such configuration environment (no folder "
+                                 f"{conf / context.env}); expected one of {', '.join(known)}")
+        # here, not at import: the sections' models import their packages (torch, scikit-learn); `--help` need not
+        from hybrid_recommender.parameters import check_parameters
+
+        check_parameters(context.params)
+
+
+class WritableOutputsHook:
+    """Checks, before the first node, that every local folder the pipeline writes to can be written (a read-only
+    folder or a full disk would otherwise fail only at the first save, after minutes of work): the folders of its
+    outputs' files, and the cache folders its nodes fill (an input, e.g. the AFEW face cache)."""
+
+    @hook_impl(tryfirst=True)                      # before kedro-mlflow starts a run that would stay RUNNING
+    def before_pipeline_run(self, run_params: dict, pipeline: Any, catalog: Any) -> None:
+        configs = {name: catalog.config_resolver.resolve_pattern(name) for name in pipeline.datasets()}
+        folders = {Path(path).parent for name in pipeline.all_outputs() for path in _local_paths(configs[name])}
+        folders |= {Path(config["path"]) for config in configs.values() if config.get("type") == CACHE_DATASET}
+        for folder in sorted(folders):
+            writable_folder(folder)
+
+
+# by name: importing the datasets module loads the recommender (seconds), which `kedro --help` need not
+CACHE_DATASET = "hybrid_recommender.io.kedro_datasets.ClipFaceCacheDataset"
+
+
+def _local_paths(config: Mapping) -> Iterator[str]:
+    """The local ``filepath`` values in a dataset's configuration, wrapped datasets included."""
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            yield from _local_paths(value)
+        elif key == "filepath" and isinstance(value, str) and "://" not in value:
+            yield value
+
+
+def writable_folder(folder: Path) -> Path:
+    """``folder``, created if needed, once a file could be written there; else an InputDataError naming it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise InputDataError(f"{folder}: cannot write there ({exc.strerror or exc}); the pipeline saves its outputs "
+                             f"there. Make the folder writable (or free the disk) and run again.") from exc
+    return folder

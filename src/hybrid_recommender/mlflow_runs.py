@@ -1,18 +1,30 @@
-"""MLflow: one child run per trained model, nested under the kedro-mlflow run when there is one."""
+"""MLflow: the one way this project creates nested runs (a run per trained model, per evaluation, per observation).
+
+A run is created through ``MlflowClient`` with an explicit ``mlflow.parentRunId`` tag (the kedro-mlflow run when
+one is active, or a given parent), so nothing depends on which run is active and a re-run makes new runs.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import mlflow
+import pandas as pd
+from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
+
+EXPERIMENT = "hybrid_recommender"
+PARENT_TAG = "mlflow.parentRunId"
+MAX_BATCH = 1000    # MLflow's log_batch limit on metrics per call
+MAX_PARAM = 6000    # MLflow's limit on a param value's length
 
 
 def _flatten(d: Mapping, prefix: str = "") -> dict[str, str]:
@@ -26,11 +38,21 @@ def _flatten(d: Mapping, prefix: str = "") -> dict[str, str]:
     return out
 
 
+def experiment_id(client: MlflowClient, name: str = EXPERIMENT) -> str:
+    """The active run's experiment (kedro-mlflow's), else ``name`` (created when missing)."""
+    active = mlflow.active_run()
+    if active is not None:
+        return active.info.experiment_id
+    found = client.get_experiment_by_name(name)
+    return found.experiment_id if found else client.create_experiment(name)
+
+
 class ChildRun:
     """A nested MLflow run, or a do-nothing stand-in when tracking is off."""
 
-    def __init__(self, run_id: str | None):
+    def __init__(self, run_id: str | None, experiment_id: str | None = None):
         self.run_id = run_id
+        self.experiment_id = experiment_id
         self.client = MlflowClient() if run_id else None
 
     @property
@@ -54,6 +76,10 @@ class ChildRun:
         if self.active:
             self.client.log_figure(self.run_id, figure, name)
 
+    def log_figures(self, figures: Mapping[str, Any], folder: str) -> None:
+        for key, figure in figures.items():
+            self.log_figure(figure, f"{folder}/{key}")
+
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         if self.active:
             p = Path(path)
@@ -66,10 +92,36 @@ class ChildRun:
         if self.active:
             self.client.log_text(self.run_id, text, name)
 
+    def log_batch(self, metrics: Mapping[str, float] | None = None, params: Mapping[str, Any] | None = None) -> None:
+        """Many metrics and flat params in few calls (``log_metrics``/``log_params`` make one call per key)."""
+        if not self.active:
+            return
+        now = int(time.time() * 1000)
+        ms = [Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()]
+        ps = [Param(k, str(v)[:MAX_PARAM]) for k, v in (params or {}).items()]
+        for i in range(0, max(len(ms), 1), MAX_BATCH):
+            self.client.log_batch(self.run_id, metrics=ms[i:i + MAX_BATCH], params=ps if i == 0 else [])
+
+    def log_objects(self, objects: Mapping[str, Any]) -> None:
+        """Tables (csv), texts and matplotlib figures as artifacts, each under its name."""
+        if not self.active:
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, obj in objects.items():
+                path = Path(tmp) / name
+                if isinstance(obj, pd.DataFrame):
+                    obj.to_csv(path, index=False)
+                elif isinstance(obj, str):
+                    path.write_text(obj)
+                else:
+                    obj.savefig(path, dpi=110, bbox_inches="tight")
+            self.client.log_artifacts(self.run_id, tmp)
+
     def lightning_logger(self):
         """Lightning's MLFlowLogger writing into this run (not a run of its own), or False without tracking."""
         if not self.active:
             return False
+        # imported here: Lightning is heavy and only training needs it (evaluation logs runs without it)
         from pytorch_lightning.loggers import MLFlowLogger
 
         return MLFlowLogger(tracking_uri=mlflow.get_tracking_uri(), run_id=self.run_id, log_model=False)
@@ -79,27 +131,29 @@ class ChildRun:
             self.client.set_terminated(self.run_id, status)
 
 
+def start_run(name: str, tags: Mapping[str, str] | None = None, parent: ChildRun | None = None,
+              experiment: str = EXPERIMENT) -> ChildRun:
+    """A new run: a child of ``parent`` when given, else of the active run (kedro-mlflow's) when there is one,
+    else a top-level run of ``experiment``. The caller finishes it (:meth:`ChildRun.finish`)."""
+    client = MlflowClient()
+    all_tags = dict(tags or {})
+    active = mlflow.active_run()
+    parent_id = parent.run_id if parent is not None else (active.info.run_id if active is not None else None)
+    if parent_id is not None:
+        all_tags[PARENT_TAG] = parent_id
+    exp = parent.experiment_id if parent is not None and parent.experiment_id else experiment_id(client, experiment)
+    run = client.create_run(experiment_id=exp, tags=all_tags, run_name=name)
+    return ChildRun(run.info.run_id, exp)
+
+
 @contextlib.contextmanager
 def child_run(name: str, enabled: bool = True, tags: Mapping[str, str] | None = None) -> Iterator[ChildRun]:
-    """A run for one model: a child of the active run (kedro-mlflow's) when there is one, else a top-level run.
-
-    Without an active run and with ``enabled=False`` nothing is logged.
-    """
-    parent = mlflow.active_run()
+    """A run for one model: a child of the active run (kedro-mlflow's) when there is one, else a top-level run;
+    FAILED if the block raises. With ``enabled=False`` nothing is logged."""
     if not enabled:
         yield ChildRun(None)
         return
-    client = MlflowClient()
-    all_tags = dict(tags or {})
-    if parent is not None:
-        experiment_id = parent.info.experiment_id
-        all_tags["mlflow.parentRunId"] = parent.info.run_id
-    else:
-        experiment_id = mlflow.get_experiment_by_name("hybrid_recommender")
-        experiment_id = (experiment_id.experiment_id if experiment_id is not None
-                         else mlflow.create_experiment("hybrid_recommender"))
-    run = client.create_run(experiment_id=experiment_id, tags=all_tags, run_name=name)
-    child = ChildRun(run.info.run_id)
+    child = start_run(name, tags)
     try:
         yield child
     except BaseException:
@@ -125,7 +179,3 @@ def log_member_figures(members: Mapping[str, Mapping], figures: Mapping[str, Any
                 run.log_figure(figure, f"confusion/{key.removeprefix(prefix)}")
                 logged.setdefault(name, []).append(f"confusion/{key.removeprefix(prefix)}")
     return logged
-
-
-def scratch_dir(prefix: str) -> Path:
-    return Path(tempfile.mkdtemp(prefix=prefix))

@@ -6,9 +6,16 @@ import os
 import re
 import subprocess
 import sys
+from importlib.metadata import version
 
 import pytest
+from kedro.io import DataCatalog
+from kedro.pipeline import Node, Pipeline
 
+from hybrid_recommender.cli import DISTRIBUTION
+from hybrid_recommender.errors import InputDataError
+from hybrid_recommender.hooks import CACHE_DATASET, WritableOutputsHook
+from hybrid_recommender.io.kedro_datasets import ClipFaceCacheDataset
 from hybrid_recommender.paths import PROJECT_ROOT
 
 from .conftest import BIN
@@ -37,6 +44,7 @@ def test_help_lists_the_subcommands(entry):
     assert run_help.returncode == 0 and "--pipelines" in run_help.stdout and "--env" in run_help.stdout
 
 
+@pytest.mark.kedro_run
 def test_run_reports_bad_input_as_one_error_line_from_any_folder_of_the_project(project_copy, tmp_path):
     datasets = tmp_path / "datasets"
     datasets.mkdir()
@@ -68,3 +76,46 @@ def test_an_unwritable_output_of_any_pipeline_is_one_clear_error():
     assert str(error) == ("data/08_reporting/recommender_comparison.csv: cannot write there (Permission denied); "
                           "make the folder writable (or free disk space) and run again")
     assert find_input_error(DatasetError("Failed while loading data")) is None   # other errors keep their traceback
+
+
+def test_version_is_the_installed_package_version():
+    result = invoke(ENTRY_POINTS["script"], "--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"hybrid-recommender, version {version(DISTRIBUTION)}"
+
+
+@pytest.mark.kedro_run
+@pytest.mark.parametrize("command, args, message", [
+    ("kedro", ["--params", "clustering.k_max=-3"], "Error: parameter clustering.k_max=-3: should be greater than 0"),
+    ("script", ["--params", "clustering.kk_typo=3"], "Error: parameter clustering.kk_typo=3: not a known key"),
+    ("script", ["--env", "nosuchenv"], "Error: --env nosuchenv: no such configuration environment"),
+])
+def test_bad_parameters_or_environment_stop_the_run_before_any_node_with_one_line(project_copy, command, args,
+                                                                                    message):
+    program = str(BIN / "kedro") if command == "kedro" else str(SCRIPT)
+    result = project_copy.command(program, "run", "--pipelines", "clustering", *args)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in output, output[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and errors[0].startswith(message) and "Loading data from" not in output
+    assert not (project_copy / "mlflow.db").exists()                  # no MLflow run was started
+
+
+def test_an_unwritable_output_folder_stops_the_run_before_any_node(tmp_path):
+    blocked = tmp_path / "a_file"
+    blocked.write_text("a file where the pipeline wants a folder")
+    catalog = DataCatalog.from_config({
+        "table": {"type": "pandas.CSVDataset", "filepath": str(tmp_path / "ok" / "table.csv")},
+        "report": {"type": "kedro_mlflow.io.artifacts.MlflowArtifactDataset",
+                   "dataset": {"type": "pandas.CSVDataset", "filepath": str(blocked / "reports" / "report.csv")}},
+        "cache": {"type": CACHE_DATASET, "path": str(blocked / "cache")},       # an input its node fills
+        "source": {"type": "pandas.CSVDataset", "filepath": str(blocked / "sources" / "in.csv")},   # read only
+    })
+    pipeline = Pipeline([Node(lambda cache, source: (1, 2), inputs=["cache", "source"], outputs=["table", "report"],
+                              name="make")])
+    with pytest.raises(InputDataError, match=f"^{blocked / 'cache'}: cannot write there"):
+        WritableOutputsHook().before_pipeline_run({}, pipeline, catalog)
+    blocked.unlink()
+    WritableOutputsHook().before_pipeline_run({}, pipeline, catalog)
+    made = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")}
+    assert made == {"ok", "a_file", "a_file/reports", "a_file/cache"}    # no check file left; inputs untouched
+    assert ClipFaceCacheDataset.__module__ + "." + ClipFaceCacheDataset.__qualname__ == CACHE_DATASET

@@ -57,6 +57,7 @@ def assert_complete_outputs(project) -> None:
         pd.read_parquet(path)
 
 
+@pytest.mark.kedro_run
 @pytest.mark.real_data
 def test_interrupted_runs_end_killed_leave_no_temporary_file_and_the_next_run_succeeds(project_copy):
     project_copy.env["HYBRID_DATASETS_DIR"] = str(require_shared(*SETS))

@@ -8,6 +8,8 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from hybrid_recommender.labels import GENRES
+from hybrid_recommender.pipelines import clustering as clustering_pipeline
+from hybrid_recommender.pipelines import recommendation as recommendation_pipeline
 from hybrid_recommender.recommender import clustering
 
 
@@ -60,6 +62,7 @@ def test_missing_genre_columns_are_named():
         clustering.genre_matrix(_toy_movies().drop(columns=["Western"]))
 
 
+@pytest.mark.real_data
 def test_real_movielens_clusters_every_movie(movielens):
     _, _, movies = movielens
     x = clustering.genre_matrix(movies)
@@ -74,9 +77,6 @@ def test_real_movielens_clusters_every_movie(movielens):
 
 def test_pipelines_expose_create_pipeline_with_named_nodes():
     # find_pipelines() imports `create_pipeline` from each pipeline package
-    from hybrid_recommender.pipelines import clustering as clustering_pipeline
-    from hybrid_recommender.pipelines import recommendation as recommendation_pipeline
-
     pipes = {"clustering": clustering_pipeline.create_pipeline(),
              "recommendation": recommendation_pipeline.create_pipeline()}
     for pipe in pipes.values():

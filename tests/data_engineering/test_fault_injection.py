@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from hybrid_recommender.errors import InputDataError
-from hybrid_recommender.io.sources import DataSource
+from hybrid_recommender.ingest.sources import DataSource
 from hybrid_recommender.pipelines.data_engineering import nodes
 from tests.conftest import kedro_run, require_shared
 from tests.data_engineering.builders import (
@@ -101,6 +101,7 @@ def _reason(skips: dict[str, str], member: str) -> str:
     return matches[0]
 
 
+@pytest.mark.kedro_run
 @pytest.mark.real_data
 def test_every_defect_at_once_gives_no_traceback_and_loses_no_good_record(tmp_path, project_copy):
     shared = require_shared("ml-100k.zip", "fer2013.zip", "utkface_crop_part1.tar.gz", "ckplus48.zip")
@@ -135,14 +136,14 @@ def test_every_defect_at_once_gives_no_traceback_and_loses_no_good_record(tmp_pa
 
 def test_a_refused_data_set_stops_the_run_when_no_other_gives_its_labels(tmp_path):
     """Refusing is for a set another one can stand in for; the only age/gender set refused is an error."""
-    params = {"datasets_dir": str(tmp_path), "output_folders": [str(tmp_path / "out")],
+    params = {"datasets_dir": str(tmp_path),
               "age_groups": {"edges": [0, 8, 200], "labels": ["0-7", "8+"]},
               "utkface": {"image_size": 32, "split_fractions": {"train": 1.0}},
               "ckplus": {"folds": 2, "split_fractions": {"train": 1.0}}}
     utk = write_files(tmp_path / "utkface", {"crop_part1/readme.txt": b"no faces"})
     ck = write_files(tmp_path / "ckplus48", {"CK+48/readme.txt": b"no frames"})
     fer = zip_folder(write_files(tmp_path / "fer_src", {"x.txt": b"1"}), tmp_path / "fer2013.zip")
-    inventory = nodes.data_set_inventory(params, DataSource(fer), DataSource(utk), DataSource(ck), None, None, None)
+    inventory = nodes.data_set_inventory(params, DataSource(fer), DataSource(utk), DataSource(ck), None, None)
     _, _, ck_skips = nodes.ckplus_faces(DataSource(ck), inventory, params)  # FER2013 still gives emotions
     assert ck_skips["reason"].str.startswith("data set refused: ").all() and len(ck_skips) == 1
     with pytest.raises(InputDataError, match="no UTKFace images found"):

@@ -3,7 +3,7 @@ import pytest
 
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.fer2013 import read_fer2013
-from hybrid_recommender.io.sources import DataSource
+from hybrid_recommender.ingest.sources import DataSource
 from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES as EDGES
 from hybrid_recommender.labels import DEFAULT_AGE_GROUPS as GROUPS
 from tests.conftest import is_known_copy, require_shared

@@ -5,8 +5,10 @@ import pytest
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest import movielens
 from hybrid_recommender.ingest.movielens import read_movielens
-from hybrid_recommender.io.sources import DataSource
+from hybrid_recommender.ingest.sources import DataSource
+from hybrid_recommender.io.kedro_datasets import DownloadedSourceDataset
 from hybrid_recommender.labels import GENRES
+from hybrid_recommender.pipelines.data_engineering import nodes
 from tests.data_engineering.builders import member_reasons, write_files
 
 pytestmark = []
@@ -78,6 +80,23 @@ def test_offline_download_says_where_to_put_the_zip(tmp_path, monkeypatch):
     with pytest.raises(InputDataError, match="could not be downloaded.*grouplens.org"):
         movielens.download_movielens(tmp_path)
     assert not (tmp_path / "ml-100k.zip").exists()
+
+
+def test_the_download_node_fetches_only_a_missing_archive_that_the_catalog_then_writes(tmp_path, monkeypatch):
+    fetched = []
+    monkeypatch.setattr(movielens, "download_movielens", lambda folder: fetched.append(folder) or b"PK zip")
+    params = {"datasets_dir": str(tmp_path), "download_movielens": True}
+    archive = DownloadedSourceDataset(str(tmp_path), ["ml-100k.zip", "ml-100k"])
+    assert nodes.downloaded_movielens(tiny_movielens(tmp_path, b"1\t1\t5\t1\n"), params) == {}
+    assert fetched == []
+    files = nodes.downloaded_movielens(None, params)
+    assert files == {"ml-100k.zip": b"PK zip"} and fetched == [tmp_path]
+    archive.save(files)
+    assert (tmp_path / "ml-100k.zip").read_bytes() == b"PK zip" and archive.load().path == tmp_path / "ml-100k.zip"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ml-100k", "ml-100k.zip"]   # no temporary left
+    with pytest.raises(InputDataError, match=f"MovieLens 100K not found under {tmp_path}: .*grouplens.org"):
+        nodes.downloaded_movielens(None, {**params, "download_movielens": False})
+    assert len(fetched) == 1
 
 
 def test_download_rejects_a_checksum_mismatch(tmp_path, monkeypatch):

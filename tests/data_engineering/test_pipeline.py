@@ -43,6 +43,7 @@ def test_datasets_dir_prefers_the_environment_variable_then_existing_candidates(
     assert datasets_dir("data/01_raw") == tmp_path.as_posix()
 
 
+@pytest.mark.real_data
 def test_fast_environment_reads_the_shared_datasets_beside_the_checkout(monkeypatch):
     beside = PROJECT_ROOT.parent / "shared" / "datasets"
     if not beside.is_dir():
@@ -59,6 +60,7 @@ def _checkout_state() -> dict:
     return {str(p): p.stat().st_mtime_ns for p in files if p.exists()}
 
 
+@pytest.mark.kedro_run
 @pytest.mark.real_data
 def test_data_engineering_runs_on_the_real_data_and_writes_the_report(project_copy):
     shared = require_shared(*REAL)
@@ -115,6 +117,8 @@ def _clean_error(result: subprocess.CompletedProcess) -> str:
     return result.stderr
 
 
+@pytest.mark.kedro_run
+@pytest.mark.real_data
 def test_a_missing_required_data_set_stops_with_a_message_not_a_traceback(tmp_path, project_copy):
     datasets = _link_shared(tmp_path / "datasets", "fer2013.zip", "utkface_crop_part1.tar.gz")
     (datasets / "ml-100k").mkdir()  # empty folder: not a data set
@@ -124,6 +128,8 @@ def test_a_missing_required_data_set_stops_with_a_message_not_a_traceback(tmp_pa
     assert "grouplens.org" in stderr
 
 
+@pytest.mark.kedro_run
+@pytest.mark.real_data
 def test_no_emotion_data_set_names_the_layouts_to_provide(tmp_path, project_copy):
     datasets = _link_shared(tmp_path / "datasets", "ml-100k.zip", "utkface_crop_part1.tar.gz")
     stderr = _clean_error(kedro_run(project_copy, datasets, "--pipeline", "data_engineering"))
@@ -131,6 +137,7 @@ def test_no_emotion_data_set_names_the_layouts_to_provide(tmp_path, project_copy
     assert "train/<emotion>/*.jpg" in stderr and "CK+48/<emotion>" in stderr
 
 
+@pytest.mark.kedro_run
 def test_a_datasets_dir_that_is_a_file_is_one_error_line(tmp_path, project_copy):
     datasets = tmp_path / "datasets.zip"
     datasets.write_bytes(b"PK\x05\x06" + b"\x00" * 18)
@@ -143,8 +150,9 @@ def test_a_mistyped_datasets_dir_is_named_and_never_created(tmp_path, monkeypatc
     monkeypatch.setenv("HYBRID_DATASETS_DIR", str(tmp_path / "datsets"))
     params = {**config_loader("fast")["parameters"]["data_engineering"], "download_movielens": True}
     assert params["datasets_dir"] == (tmp_path / "datsets").as_posix()
-    for node in (lambda: nodes.data_set_inventory(params, *[None] * 6),
-                 lambda: nodes.movielens_tables(None, None, params)):  # the download must not create it either
+    for node in (lambda: nodes.data_set_inventory(params, *[None] * 5),
+                 lambda: nodes.downloaded_movielens(None, params),  # the download must not create it either
+                 lambda: nodes.movielens_tables(None, params)):
         with pytest.raises(InputDataError) as error:
             node()
         message = str(error.value)
@@ -166,6 +174,8 @@ def _make_read_only(folder):
     return lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)
 
 
+@pytest.mark.kedro_run
+@pytest.mark.real_data
 def test_a_read_only_output_folder_is_one_error_line_naming_it(tmp_path, project_copy):
     datasets = _link_shared(tmp_path / "datasets", "ml-100k.zip", "ckplus48.zip", "utkface_crop_part1.tar.gz")
     primary = project_copy / "data" / "03_primary"

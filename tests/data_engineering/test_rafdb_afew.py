@@ -7,7 +7,7 @@ from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest import afew
 from hybrid_recommender.ingest.clip_cache import ClipFaceCache
 from hybrid_recommender.ingest.rafdb import parse_manual_attributes, read_rafdb
-from hybrid_recommender.io.sources import DataSource
+from hybrid_recommender.ingest.sources import DataSource
 from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES as EDGES
 from hybrid_recommender.labels import DEFAULT_AGE_GROUPS as GROUPS
 from tests.conftest import require_shared
@@ -65,7 +65,7 @@ def test_rafdb_without_label_file_names_the_expected_layout(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def afew_tree(tmp_path_factory) -> Path:
+def afew_tree(tmp_path_factory, shared_datasets) -> Path:
     """Train_AFEW/Val_AFEW with short MJPG clips of real faces, a truncated clip and an unknown emotion."""
     shared = require_shared("utkface_crop_part1.tar.gz")
     root = tmp_path_factory.mktemp("afew") / "AFEW"
@@ -85,6 +85,7 @@ def afew_tree(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.real_data
 def test_afew_clips_become_main_face_crops_with_counted_skips(afew_tree, tmp_path):
     table = afew.read_afew(DataSource(afew_tree), AFEW_CFG, EDGES, GROUPS, ClipFaceCache(tmp_path / "cache"))
     index = table.index
@@ -103,6 +104,7 @@ def test_afew_clips_become_main_face_crops_with_counted_skips(afew_tree, tmp_pat
     assert "Val_AFEW/Surprise/000006.avi#frame1" in reasons
 
 
+@pytest.mark.real_data
 def test_afew_second_run_reads_the_cache_without_detecting(afew_tree, tmp_path, monkeypatch):
     cache = ClipFaceCache(tmp_path / "cache")
     first = afew.read_afew(DataSource(afew_tree), AFEW_CFG, EDGES, GROUPS, cache)

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from hybrid_recommender.errors import InputDataError
-from hybrid_recommender.io.sources import DataSource, find_source, strip_prefix
+from hybrid_recommender.ingest.sources import DataSource, find_source, strip_prefix
 from tests.data_engineering.builders import tar_folder, write_files, zip_folder
 
 

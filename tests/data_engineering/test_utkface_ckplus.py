@@ -1,8 +1,8 @@
 import pytest
 
 from hybrid_recommender.ingest.ckplus import read_ckplus
+from hybrid_recommender.ingest.sources import DataSource
 from hybrid_recommender.ingest.utkface import parse_utkface_name, read_utkface
-from hybrid_recommender.io.sources import DataSource
 from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES as EDGES
 from hybrid_recommender.labels import DEFAULT_AGE_GROUPS as GROUPS
 from tests.conftest import is_known_copy, require_shared

@@ -6,8 +6,19 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from hybrid_recommender.pipelines.evaluation import nodes
+from hybrid_recommender.pipelines.face_models import nodes as face_model_nodes
+from hybrid_recommender.pipelines.face_models.nodes import summarise_face_models
+from hybrid_recommender.recommender import (
+    DemographicSVD,
+    GroupPopularity,
+    HybridRecommender,
+)
+from hybrid_recommender.recommender.clustering import cluster_movies
+from hybrid_recommender.recommender.ranking_metrics import split_ratings
 from tests.conftest import project_parameters
 from tests.face_models.conftest import (  # noqa: F401 - fixtures reused here
     SMALL,
@@ -46,8 +57,6 @@ def age_bins():
 
 @pytest.fixture(scope="session")
 def split(movielens):
-    from hybrid_recommender.recommender.ranking_metrics import split_ratings
-
     ratings, users, movies = movielens
     train, test = split_ratings(ratings, 0.2, 42)
     return train, test, users, movies
@@ -56,13 +65,6 @@ def split(movielens):
 @pytest.fixture(scope="session")
 def systems(split, rec_params, age_bins):
     """Group popularity, the demographic benchmark and the paper's hybrid fitted on the real train split."""
-    from hybrid_recommender.recommender import (
-        DemographicSVD,
-        GroupPopularity,
-        HybridRecommender,
-    )
-    from hybrid_recommender.recommender.clustering import cluster_movies
-
     train, _, users, movies = split
     clusters = cluster_movies(movies, 11, seed=42, n_init=2)
     kw = {"min_users": 10, "min_ratings": 500, "seed": 42}
@@ -77,8 +79,6 @@ def systems(split, rec_params, age_bins):
 @pytest.fixture(scope="session")
 def tiny_predictor(tmp_path_factory, fer_small, utk_small):
     """A face predictor trained for 3 steps by face_models' own nodes on small real sets (no accuracy claim)."""
-    from hybrid_recommender.pipelines.face_models import nodes
-
     p = face_model_params("smoke")
     p.update({"tracking": False, "workdir": str(tmp_path_factory.mktemp("fm_work"))})
     p["preprocessing"].update(SMALL)
@@ -86,9 +86,9 @@ def tiny_predictor(tmp_path_factory, fer_small, utk_small):
     p["video"]["lstm"]["frame_models"] = ["face_vgg_xs"]
     raf = empty_table()
     ck = empty_table(48)
-    frame_cnns, _, _ = nodes.train_frame_cnns(*fer_small, *utk_small, utk_small[1], *ck, *raf, p,
-                                              load_params("data_engineering")["age_groups"], True)
-    return nodes.assemble_predictor(frame_cnns, {}, {}, {}, p)
+    frame_cnns, _, _ = face_model_nodes.train_frame_cnns(*fer_small, *utk_small, utk_small[1], *ck, *raf, p,
+                                                         load_params("data_engineering")["age_groups"], True)
+    return face_model_nodes.assemble_predictor(frame_cnns, {}, {}, {}, p)
 
 
 def pixels_rows(table, pixels):
@@ -99,11 +99,6 @@ def pixels_rows(table, pixels):
 def evaluated(split, systems, params, rec_params, age_bins, tiny_predictor, utk_small, fer_small):
     """The evaluation nodes end to end on small real data: viewers whose (age group, gender) and emotion have a
     face in the small face sets, the tiny predictor, the fitted systems plus the improved hybrid."""
-    import pandas as pd
-
-    from hybrid_recommender.pipelines.evaluation import nodes
-    from hybrid_recommender.pipelines.face_models.nodes import summarise_face_models
-
     train, test, users, movies = split
     predictions = nodes.held_out_face_predictions(tiny_predictor, *utk_small, *fer_small, *empty_table(), params)
     age = predictions[predictions["role"] == "age"]

@@ -7,14 +7,19 @@ from __future__ import annotations
 import os
 import shutil
 
+import matplotlib.pyplot as plt
 import mlflow
+import nbformat
 import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
 from mlflow.tracking import MlflowClient
+from nbclient import NotebookClient
 
 from hybrid_recommender.paths import PROJECT_ROOT
 from hybrid_recommender.pipelines.evaluation import nodes
 
-pytestmark = [pytest.mark.real_data, pytest.mark.slow]
+pytestmark = [pytest.mark.real_data, pytest.mark.slow, pytest.mark.kedro_run]
 
 
 def test_tables_carry_ours_beside_the_paper(evaluated, params):
@@ -44,8 +49,8 @@ def test_one_parent_run_and_exactly_n_observation_children(evaluated, params, re
             e["evaluation_observations"], e["evaluation_oracle_scores"], e["evaluation_predicted_scores"],
             e["prf_by_age_group"], e["face_attribute_accuracy"], e["face_attribute_accuracy_per_attribute"],
             e["face_models_comparison"], e["improved_hybrid_target"], e["favoured_clusters"], e["evaluation_report"],
-            e["improved_hybrid_weights"], {**params, "mlflow": {"experiment": "e2e", "run_name": "evaluation"}},
-            rec_params)
+            e["prf_bar_chart"], e["favoured_cluster_heatmap"], e["improved_hybrid_weights"],
+            {**params, "mlflow": {"experiment": "e2e", "run_name": "evaluation"}}, rec_params)
     finally:
         mlflow.set_tracking_uri(None)
     client = MlflowClient(uri)
@@ -67,12 +72,6 @@ def test_one_parent_run_and_exactly_n_observation_children(evaluated, params, re
 
 
 def test_notebook_runs_top_to_bottom_through_the_catalog(evaluated, tmp_path, monkeypatch):
-    import matplotlib.pyplot as plt
-    import nbformat
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
-    from nbclient import NotebookClient
-
     project = tmp_path / "project"
     for part in ("conf", "src", "notebooks"):
         shutil.copytree(PROJECT_ROOT / part, project / part, ignore=shutil.ignore_patterns("__pycache__", "local"))

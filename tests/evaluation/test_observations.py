@@ -6,6 +6,7 @@ import pytest
 
 from hybrid_recommender.evaluation import observations as obs_mod
 from hybrid_recommender.pipelines.evaluation import nodes
+from tests.face_models.conftest import empty_table
 
 
 @pytest.mark.real_data
@@ -28,6 +29,7 @@ def test_sampler_gives_the_configured_count_per_age_group_and_is_seeded(split, p
     assert set(only_happy["emotion"]) == {"happy"}
 
 
+@pytest.mark.real_data
 def test_sampler_rejects_bad_configuration_with_a_clear_message(split, params):
     _, test, users, _ = split
     with pytest.raises(ValueError, match="cannot cover the 4 age groups"):
@@ -40,8 +42,6 @@ def test_sampler_rejects_bad_configuration_with_a_clear_message(split, params):
 @pytest.mark.slow
 def test_composite_faces_match_the_viewer_and_carry_the_predictors_labels(split, params, tiny_predictor,
                                                                           utk_small, fer_small):
-    from tests.face_models.conftest import empty_table
-
     _, test, users, _ = split
     viewers = obs_mod.sample_viewers(users, test, params)
     predictions = nodes.held_out_face_predictions(tiny_predictor, *utk_small, *fer_small, *empty_table(), params)

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from hybrid_recommender.evaluation.observation_runs import log_evaluation
 from hybrid_recommender.evaluation.scoring import aggregate_scores, score_observations
-from hybrid_recommender.evaluation.tracking import log_evaluation
 from hybrid_recommender.pipelines.evaluation import nodes
 from hybrid_recommender.recommender import GroupPopularity
 from hybrid_recommender.recommender.improved import (

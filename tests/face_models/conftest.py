@@ -6,6 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hybrid_recommender.ingest.ckplus import read_ckplus
+from hybrid_recommender.ingest.fer2013 import read_fer2013
+from hybrid_recommender.ingest.sources import DataSource
+from hybrid_recommender.ingest.utkface import read_utkface
 from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES as EDGES
 from hybrid_recommender.labels import DEFAULT_AGE_GROUPS as GROUPS
 from tests.conftest import project_parameters, require_shared
@@ -31,29 +35,20 @@ def _subset(index: pd.DataFrame, pixels: np.ndarray, per_split: dict[str, int], 
 
 
 @pytest.fixture(scope="session")
-def fer_small():
-    from hybrid_recommender.ingest.fer2013 import read_fer2013
-    from hybrid_recommender.io.sources import DataSource
-
+def fer_small(shared_datasets):
     table = read_fer2013(DataSource(require_shared("fer2013.zip") / "fer2013.zip"), EDGES, GROUPS)
     return _subset(table.index, table.pixels, {"train": 300, "val": 100})
 
 
 @pytest.fixture(scope="session")
-def utk_small():
-    from hybrid_recommender.ingest.utkface import read_utkface
-    from hybrid_recommender.io.sources import DataSource
-
+def utk_small(shared_datasets):
     table = read_utkface(DataSource(require_shared("utkface_crop_part1.tar.gz") / "utkface_crop_part1.tar.gz"), 64,
                          {"train": 0.8, "val": 0.1, "test": 0.1}, EDGES, GROUPS)
     return _subset(table.index, table.pixels, {"train": 300, "val": 60, "test": 60})
 
 
 @pytest.fixture(scope="session")
-def ckplus_table():
-    from hybrid_recommender.ingest.ckplus import read_ckplus
-    from hybrid_recommender.io.sources import DataSource
-
+def ckplus_table(shared_datasets):
     table = read_ckplus(DataSource(require_shared("ckplus48.zip") / "ckplus48.zip"), 10,
                         {"train": 0.7, "val": 0.15, "test": 0.15}, EDGES, GROUPS)
     return table.index, table.pixels

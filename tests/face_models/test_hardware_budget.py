@@ -156,8 +156,8 @@ def test_a_plan_never_exceeds_the_epoch_cap_nor_drops_below_one_step():
 @pytest.mark.slow
 def test_a_short_real_training_with_auto_precision_sized_by_a_budget(tmp_path, fer_small, utk_small):
     prep, train, val = _sets(fer_small, utk_small)
-    cfg = {**CFG, "precision": "auto", "channels_last": "auto", "max_steps": None, "max_epochs": 3,
-           "budget_minutes": 0.2, "budget_warmup_steps": 2, "budget_probe_steps": 3}
+    cfg = CFG.model_copy(update={"precision": "auto", "channels_last": "auto", "max_steps": None, "max_epochs": 3,
+                                 "budget_minutes": 0.2, "budget_warmup_steps": 2, "budget_probe_steps": 3})
     net, info = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, cfg, ChildRun(None), tmp_path, seed=1)
     native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     assert info["compute"]["precision"] == ("bf16-mixed" if native else "32-true")

@@ -7,38 +7,18 @@ import json
 import numpy as np
 import torch
 
-from hybrid_recommender.face_models import make_heads
-from hybrid_recommender.face_models.networks import FrameCNN, SequenceLSTM
 from hybrid_recommender.face_models.predictor import FaceAttributePredictor
-from hybrid_recommender.face_models.preprocessing import Preprocessing
 from hybrid_recommender.io.predictor_dataset import FacePredictorDataset
+from tests.predictor_factory import tiny_predictor
 
 AGE_GROUPS = ("8-14", "15-24", "25-37", "38-47", "other")   # the configured groups, not the defaults
 
 
 def _predictor() -> FaceAttributePredictor:
     """Two networks as the CPU recipe trains them: one for emotion, one for gender and age group."""
-    torch.manual_seed(0)
-    heads = make_heads(AGE_GROUPS)
-    emotion_net = FrameCNN("regnetx_002", {"emotion": heads["emotion"]}, 1, pretrained=False)
-    face_net = FrameCNN("face_vgg_xs", {h: heads[h] for h in ("gender", "age_group")}, 1, pretrained=False)
-    d = emotion_net.num_features
-    rng = np.random.default_rng(0)
-    svms = {f"svm_regnetx_002_{n}": {"frame_model": "regnetx_002_emotion", "normalisation": n, "C": 1.0,
-                                     "coef": rng.normal(size=(6, 3 * d)), "intercept": rng.normal(size=6),
-                                     "classes": np.array([0, 1, 2, 3, 5, 6])}  # one class absent from training
-            for n in ("l2", "minmax")}
-    lstms = {"lstm128_regnetx_002": {"frame_model": "regnetx_002_emotion", "hidden": 128, "in_fusion": True,
-                                     "net": SequenceLSTM(d, 128)}}
-    fusion = {"svm_weights": {"svm_regnetx_002_l2": 0.6, "svm_regnetx_002_minmax": 0.4},
-              "lstm_weights": {"lstm128_regnetx_002": 1.0}, "branch_weights": {"cnn_branch": 0.55, "lstm_branch": 0.45}}
-    card = {"environment": "test", "validation_accuracy": {"regnetx_002_emotion emotion (centre crop)": 0.25},
-            "networks": {"regnetx_002_emotion": {"backbone": "regnetx_002", "heads": ["emotion"], "epochs": 1}}}
-    framing = {"image_size": 64, "margin": 8, "thresholds": [0.6, 0.7, 0.7]}
-    return FaceAttributePredictor(Preprocessing(), heads, {"regnetx_002_emotion": emotion_net, "face_vgg_xs_ga": face_net},
-                                  {"regnetx_002_emotion": {"emotion": 1.0},
-                                   "face_vgg_xs_ga": {"gender": 1.0, "age_group": 1.0}},
-                                  svms, lstms, fusion, framing=framing, model_card=card)
+    return tiny_predictor(AGE_GROUPS, model_card={
+        "validation_accuracy": {"regnetx_002_emotion emotion (centre crop)": 0.25},
+        "networks": {"regnetx_002_emotion": {"backbone": "regnetx_002", "heads": ["emotion"], "epochs": 1}}})
 
 
 def test_predictor_round_trips_through_the_catalog_dataset(tmp_path):

@@ -9,6 +9,7 @@ from mlflow.tracking import MlflowClient
 
 from hybrid_recommender.face_models import make_heads
 from hybrid_recommender.face_models.data import face_set
+from hybrid_recommender.face_models.params import FaceModelsParams
 from hybrid_recommender.face_models.preprocessing import Preprocessing
 from hybrid_recommender.face_models.training import (
     accuracy_by_age_group,
@@ -21,9 +22,10 @@ from hybrid_recommender.mlflow_runs import ChildRun, child_run
 from tests.face_models.conftest import SMALL, face_model_params
 
 _SMOKE = face_model_params("smoke")
-CFG = {**_SMOKE["frame_cnn"], **_SMOKE["hardware"], "backbones": ["face_vgg_xs"], "max_steps": 4, "batch_size": 32,
-       "progress_bar": False, "log_every_n_steps": 1, "limit_val_batches": 1, "accelerator": "cpu",
-       "precision": "32-true", "ema_decay": None}
+# the smoke environment's emotion-network settings, as the node hands them to train_frame_cnn
+CFG = FaceModelsParams.model_validate(_SMOKE).frame_cnn_for("emotion").model_copy(update={
+    "backbones": ["face_vgg_xs"], "max_steps": 4, "batch_size": 32, "progress_bar": False, "log_every_n_steps": 1,
+    "limit_val_batches": 1, "accelerator": "cpu", "precision": "32-true", "ema_decay": None})
 HEADS = make_heads(DEFAULT_AGE_GROUPS)
 
 
@@ -71,15 +73,14 @@ def test_short_real_run_lands_a_nested_mlflow_run_with_metrics(tmp_path, fer_sma
 @pytest.mark.slow
 def test_same_seed_same_metrics(tmp_path, fer_small, utk_small):
     prep, train, val = _sets(fer_small, utk_small)
-    results = []
+    results, cfg = [], CFG.model_copy(update={"max_steps": 3})
     for attempt in range(2):
-        net, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, {**CFG, "max_steps": 3}, ChildRun(None),
-                                 tmp_path / f"run{attempt}", seed=7)
+        net, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, cfg, ChildRun(None), tmp_path / f"run{attempt}",
+                                 seed=7)
         results.append(predict_heads(net, val[0].images, prep))
     for head in results[0]:
         np.testing.assert_array_equal(results[0][head], results[1][head])
-    other, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, {**CFG, "max_steps": 3}, ChildRun(None),
-                               tmp_path / "other", seed=8)
+    other, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, cfg, ChildRun(None), tmp_path / "other", seed=8)
     assert not np.array_equal(predict_heads(other, val[0].images, prep)["emotion"], results[0]["emotion"])
 
 
@@ -94,8 +95,8 @@ def test_the_age_head_follows_the_configured_age_groups(tmp_path, fer_small, utk
     prep, train, val = _sets(fer_small, (index, pixels), heads)
     utk = train[1]
     assert (utk.labels["age_group"] >= 0).all() and set(utk.labels["age_group"]) == {0, 1, 2, 3}
-    net, _ = train_frame_cnn("face_vgg_xs", heads, train, val, prep, {**CFG, "max_steps": 2}, ChildRun(None),
-                             tmp_path / "work", seed=1)
+    net, _ = train_frame_cnn("face_vgg_xs", heads, train, val, prep, CFG.model_copy(update={"max_steps": 2}),
+                             ChildRun(None), tmp_path / "work", seed=1)
     assert net.heads["age_group"].out_features == 4 and net.classes["age_group"] == tuple(labels)
     probs = predict_heads(net, utk.images, prep)
     assert probs["age_group"].shape == (len(utk), 4)
@@ -106,14 +107,15 @@ def test_the_age_head_follows_the_configured_age_groups(tmp_path, fer_small, utk
 def test_ema_before_its_first_update_leaves_the_trained_weights(tmp_path, fer_small, utk_small):
     """An EMA that has not started yet (start step beyond the run) must not hand back the initial weights."""
     prep, train, val = _sets(fer_small, utk_small)
-    cfg = {**CFG, "max_steps": 3}
+    cfg = CFG.model_copy(update={"max_steps": 3})
     plain, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, cfg, ChildRun(None), tmp_path / "plain", seed=7)
-    late, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, {**cfg, "ema_decay": 0.999, "ema_start_fraction": 2.0},
-                              ChildRun(None), tmp_path / "late", seed=7)
+    late_cfg = cfg.model_copy(update={"ema_decay": 0.999, "ema_start_fraction": 2.0})
+    late, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, late_cfg, ChildRun(None), tmp_path / "late", seed=7)
     for head, probs in predict_heads(plain, val[0].images, prep).items():
         np.testing.assert_allclose(predict_heads(late, val[0].images, prep)[head], probs, atol=1e-6)
-    early, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, {**cfg, "ema_decay": 0.5, "ema_start_fraction": 0.0},
-                               ChildRun(None), tmp_path / "early", seed=7)
+    early_cfg = cfg.model_copy(update={"ema_decay": 0.5, "ema_start_fraction": 0.0})
+    early, _ = train_frame_cnn("face_vgg_xs", HEADS, train, val, prep, early_cfg, ChildRun(None), tmp_path / "early",
+                               seed=7)
     assert not np.allclose(predict_heads(early, val[0].images, prep)["emotion"],
                            predict_heads(plain, val[0].images, prep)["emotion"])
 

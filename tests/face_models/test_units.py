@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import timm
 import torch
 
 from hybrid_recommender.face_models import make_heads
+from hybrid_recommender.face_models.augment import BatchAugment
 from hybrid_recommender.face_models.data import class_weights, label_codes
 from hybrid_recommender.face_models.model import multi_head_loss
 from hybrid_recommender.face_models.networks import FrameCNN, SequenceLSTM
@@ -152,8 +154,6 @@ def test_preprocessing_gray_resize_and_ten_crop():
 
 
 def test_face_vgg_is_a_timm_backbone_that_keeps_a_spatial_map_for_small_faces():
-    import timm
-
     backbone = timm.create_model("face_vgg_s", pretrained=False, num_classes=0, in_chans=1)
     assert backbone(torch.randn(2, 1, 40, 40)).shape == (2, 256)
     assert backbone.forward_features(torch.randn(2, 1, 40, 40)).shape[-1] == 5   # 40 px -> 5x5, not 1x1
@@ -173,8 +173,6 @@ def test_face_vgg_is_a_timm_backbone_that_keeps_a_spatial_map_for_small_faces():
 
 
 def test_batch_augmentation_keeps_shape_mirrors_and_erases():
-    from hybrid_recommender.face_models.augment import BatchAugment
-
     prep = Preprocessing()
     faces = torch.arange(48, dtype=torch.uint8).repeat(48, 1)[None, None].repeat(64, 1, 1, 1) * 5   # a left-right ramp
     plain = BatchAugment(0.0, 0.0, 0.0, False, 0.0, (0.02, 0.15))(faces, prep)

@@ -7,9 +7,8 @@ import pytest
 
 from tests.conftest import require_shared
 from tests.face_models.conftest import SMALL, fer_small, utk_small  # noqa: F401 - fixtures reused here
+from tests.predictor_factory import FRAMING, tiny_predictor  # noqa: F401 - FRAMING is imported from here by tests
 from tests.recommendation.helpers import recommendation_params
-
-FRAMING = {"image_size": 64, "margin": 8, "thresholds": [0.6, 0.7, 0.7]}
 
 
 @pytest.fixture(scope="session")
@@ -17,7 +16,6 @@ def predictor_dir(tmp_path_factory, fer_small, utk_small):
     """A face_vgg_xs frame CNN trained for 4 steps on small real FER2013 + UTKFace subsets, saved as a predictor."""
     from hybrid_recommender.face_models import make_heads
     from hybrid_recommender.face_models.data import face_set
-    from hybrid_recommender.face_models.predictor import FaceAttributePredictor
     from hybrid_recommender.face_models.preprocessing import Preprocessing
     from hybrid_recommender.face_models.training import train_frame_cnn
     from hybrid_recommender.labels import DEFAULT_AGE_GROUPS
@@ -35,9 +33,7 @@ def predictor_dir(tmp_path_factory, fer_small, utk_small):
                                                                             ("utkface", utk_small))]
     work = tmp_path_factory.mktemp("predictor")
     net, _ = train_frame_cnn("face_vgg_xs", heads, train, val, prep, cfg, ChildRun(None), work / "work", seed=3)
-    predictor = FaceAttributePredictor(prep, heads, {"face_vgg_xs": net}, {"face_vgg_xs": dict.fromkeys(heads, 1.0)}, framing=FRAMING,
-                                       model_card={"environment": "test", "validation_accuracy": {}})
-    return predictor.save(work / "face_attribute_predictor")
+    return tiny_predictor(networks={"face_vgg_xs": net}, preprocessing=prep).save(work / "face_attribute_predictor")
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +76,7 @@ def resources(resource_files, hybrid, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def faces():
+def faces(shared_datasets):
     from tests.inference.clips import real_faces
 
     return real_faces(require_shared("utkface_crop_part1.tar.gz") / "utkface_crop_part1.tar.gz", 6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -83,3 +84,25 @@ def test_an_unopenable_camera_is_a_clear_error(run):
 def test_missing_resources_are_named(run, tmp_path):
     out = run("--input", "0", "--predictor", str(tmp_path / "nowhere"))
     assert out.exit_code == 1 and "nowhere" in out.output and "face_models" in out.output
+
+
+def test_a_photo_too_small_for_any_face_gives_the_cold_start_list(run, tmp_path):
+    out = run("--input", str(write_image(tmp_path / "tiny.png", background()[:1, :1])))
+    assert out.exit_code == EXIT_COLD_START, out.output
+    assert "no face found" in out.output and out.output.count(" (id ") == 10
+
+
+def test_a_damaged_predictor_weights_file_is_one_line_naming_it(run, predictor_dir, tmp_path):
+    damaged = shutil.copytree(predictor_dir, tmp_path / "predictor")
+    weights = damaged / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:5])                   # a copy cut short
+    out = run("--input", "0", "--predictor", str(damaged))
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    assert out.output.startswith(f"Error: {weights}: damaged") and len(out.output.strip().splitlines()) == 1
+
+
+def test_an_unknown_environment_or_a_bad_setting_is_named(run, tmp_path):
+    out = run("--input", "0", "--env", "nosuchenv")
+    assert out.exit_code == 2 and "'--env'" in out.output and "nosuchenv" in out.output
+    out = run("--input", str(write_image(tmp_path / "wall.png", background())), "--age-group", "99-100")
+    assert out.exit_code == 1 and "unknown cold-start age group '99-100'" in out.output

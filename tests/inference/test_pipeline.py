@@ -9,6 +9,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from hybrid_recommender.face_models.predictor import FaceAttributePredictor
+from hybrid_recommender.inference.settings import InferenceSettings
 from hybrid_recommender.paths import PROJECT_ROOT
 from hybrid_recommender.pipelines.inference import create_pipeline
 from tests.inference.clips import background, paste, scene, write_image
@@ -30,8 +31,7 @@ def test_pipeline_is_wired_to_the_catalog_and_parameters():
     assert catalog["inference_results"]["type"].startswith("kedro_mlflow")
     assert catalog["inference_metrics"]["type"].endswith("MlflowMetricsHistoryDataset")
     params = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_inference.yml").read_text())["inference"]
-    assert params["group_strategy"] in ("average", "least_misery", "majority_emotion")
-    assert params["resources"]["cold_start"] == catalog["cold_start_lists"]["filepath"]
+    assert InferenceSettings.model_validate(params).resources.cold_start == catalog["cold_start_lists"]["filepath"]
 
 
 @pytest.mark.real_data

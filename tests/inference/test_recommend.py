@@ -8,10 +8,12 @@ import pytest
 
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.inference import recommend_for_input
-from hybrid_recommender.inference.core import settings_from, track_faces
+from hybrid_recommender.inference.core import track_faces
 from hybrid_recommender.inference.detection import MtcnnDetector
+from hybrid_recommender.inference.settings import settings_from
 from hybrid_recommender.labels import DEFAULT_AGE_GROUPS, EMOTIONS
 from tests.inference.clips import background, paste, scene, write_image, write_video
+from tests.inference.conftest import FRAMING
 
 pytestmark = pytest.mark.real_data
 
@@ -26,7 +28,7 @@ def _iou(a, b):
 def test_tracker_keeps_each_viewers_identity_across_a_moving_clip(faces):
     frames, truth = scene(faces[:2], 12, step=8)            # two faces, each moving 8 px per frame
     settings = settings_from({"detect_every": 4})
-    tracked = track_faces(iter(frames), len(frames), MtcnnDetector(320, 48), {"image_size": 64, "margin": 8},
+    tracked = track_faces(iter(frames), len(frames), MtcnnDetector(320, 48, FRAMING["thresholds"]), FRAMING,
                           settings)
     assert len(tracked.tracks) == 2 and tracked.frames == 12
     for track in tracked.tracks:

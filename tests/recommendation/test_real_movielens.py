@@ -19,6 +19,8 @@ from hybrid_recommender.recommender.ranking_metrics import split_ratings
 
 from .helpers import recommendation_params
 
+pytestmark = pytest.mark.real_data
+
 N = 10
 GROUPS = [(a, g, e) for a in DEFAULT_AGE_GROUPS for g in ("male", "female") for e in EMOTIONS]
 

@@ -10,7 +10,17 @@ from kedro.io import DataCatalog
 from matplotlib.text import Text
 from PIL import Image
 
+from hybrid_recommender.face_models.metrics import (
+    classification_metrics,
+    confusion_figure,
+)
+from hybrid_recommender.ingest.ckplus import read_ckplus
+from hybrid_recommender.ingest.common import empty_skips
+from hybrid_recommender.ingest.sources import DataSource
+from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES, DEFAULT_AGE_GROUPS
 from hybrid_recommender.paths import PROJECT_ROOT
+from hybrid_recommender.pipelines.clustering import nodes as clustering
+from hybrid_recommender.pipelines.data_engineering import nodes as data_engineering
 from tests.conftest import require_shared
 
 PAGE_INCHES = (10.5, 13.0)    # the most a plot may take at its saved dpi: a report page's text block, portrait
@@ -43,29 +53,21 @@ def assert_readable_png(path, dpi: int) -> None:
 @pytest.fixture(scope="module")
 def real_counts(movielens):
     """The ingestion report's counts for MovieLens 100K and CK+48, as data_engineering computes them."""
-    from hybrid_recommender.ingest.ckplus import read_ckplus
-    from hybrid_recommender.io.sources import DataSource
-    from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES, DEFAULT_AGE_GROUPS
-    from hybrid_recommender.pipelines.data_engineering import nodes
-
     ckplus = read_ckplus(DataSource(require_shared("ckplus48.zip") / "ckplus48.zip"), 10,
                          {"train": 0.7, "val": 0.15, "test": 0.15}, DEFAULT_AGE_BIN_EDGES, DEFAULT_AGE_GROUPS)
-    return nodes.ingestion_counts(*movielens, ckplus.index), ckplus.index
+    return data_engineering.ingestion_counts(*movielens, ckplus.index), ckplus.index
 
 
 @pytest.mark.real_data
 def test_ingestion_report_plot_is_one_readable_page_with_long_skip_reasons(tmp_path, real_counts):
-    from hybrid_recommender.ingest.common import empty_skips
-    from hybrid_recommender.pipelines.data_engineering import nodes
-
     counts, _ = real_counts
     long = "file name does not follow [age]_[gender]_[race]_[datetime].jpg (UTKFace naming): 61_1_2017.jpg.chip"
     skips = empty_skips().reindex(range(40))
     skips["dataset"] = ["utkface"] * 3 + ["fer2013"] * 37
     skips["reason"] = [long] * 3 + [f"unknown emotion label {i % 20}" for i in range(37)]
-    summary = nodes.ingestion_skip_summary(skips)
+    summary = data_engineering.ingestion_skip_summary(skips)
     for case, table in (("skips", summary), ("no_skips", summary.iloc[:0])):
-        figure = nodes.ingestion_counts_plot(counts, table)
+        figure = data_engineering.ingestion_counts_plot(counts, table)
         texts = [t.get_text() for t in figure.findobj(Text)]
         texts += [c.get_text().get_text() for a in figure.axes for t in a.tables for c in t.get_celld().values()]
         if case == "skips":   # the long reason whole (wrapped), the rest of the 20 reasons counted in one row
@@ -79,11 +81,9 @@ def test_ingestion_report_plot_is_one_readable_page_with_long_skip_reasons(tmp_p
 
 @pytest.mark.real_data
 def test_elbow_plot_is_readable(tmp_path, movielens):
-    from hybrid_recommender.pipelines.clustering import nodes
-
     params = {"k_min": 2, "k_max": 8, "seed": 0, "n_init": 2, "elbow_sensitivity": 1.0, "force_k": None}
-    curve = nodes.kmeans_wcss_curve(movielens[2], params)
-    figure = nodes.elbow_plot(curve, nodes.elbow_k(curve, params), params)
+    curve = clustering.kmeans_wcss_curve(movielens[2], params)
+    figure = clustering.elbow_plot(curve, clustering.elbow_k(curve, params), params)
     assert figure.axes[0].get_title() and figure.axes[0].get_xlabel() and figure.axes[0].get_ylabel()
     paths, dpi = save_through_catalog("elbow_plot", "catalog_clustering.yml", figure, tmp_path)
     assert_readable_png(paths[0], dpi)
@@ -91,11 +91,6 @@ def test_elbow_plot_is_readable(tmp_path, movielens):
 
 @pytest.mark.real_data
 def test_confusion_matrices_show_counts_and_row_shares_on_a_labelled_scale(tmp_path, real_counts):
-    from hybrid_recommender.face_models.metrics import (
-        classification_metrics,
-        confusion_figure,
-    )
-
     _, faces = real_counts
     truth = faces["emotion"].map({e: i for i, e in enumerate(EMOTIONS)}).dropna().to_numpy(int)
     guess = np.where(np.arange(len(truth)) % 3 == 0, (truth + 1) % 7, truth)    # two in three right

@@ -8,14 +8,23 @@ import importlib
 import pkgutil
 import re
 
+import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
+from kedro_mlflow.config.kedro_mlflow_config import KedroMlflowConfig
+from mlflow.tracking import MlflowClient
 
 import hybrid_recommender.pipelines as pipelines_package
+from hybrid_recommender.face_models.metrics import confusion_figure
 from hybrid_recommender.hooks import RunNameHook, run_name
+from hybrid_recommender.mlflow_runs import child_run, log_member_figures
 from hybrid_recommender.paths import PROJECT_ROOT
+from hybrid_recommender.pipelines.clustering import nodes as clustering
+from hybrid_recommender.pipelines.recommendation import nodes as recommendation
 from tests.conftest import changed_files, checkout_state
 
 LAYERS = ("raw", "intermediate", "primary", "feature", "model_input", "models", "model_output", "reporting")
@@ -77,8 +86,6 @@ def test_every_pipeline_tags_its_nodes_with_its_name():
 
 def test_report_tables_and_plots_have_a_preview():
     """Clicking a report in Kedro-Viz shows it: tables have preview_args, plots are single PNGs."""
-    from kedro.io import DataCatalog
-
     for name, entry in catalog_entries().items():
         inner = entry.get("dataset", entry)
         path = str(inner.get("filepath", "")) if isinstance(inner, dict) else ""
@@ -95,9 +102,6 @@ def test_report_tables_and_plots_have_a_preview():
 
 def test_parent_run_metrics_are_logged_under_their_own_namespaced_keys():
     """kedro-mlflow would prefix each key with the dataset's name; ``prefix: ""`` keeps the node's keys."""
-    from hybrid_recommender.pipelines.clustering import nodes as clustering
-    from hybrid_recommender.pipelines.recommendation import nodes as recommendation
-
     metrics = {n: e for n, e in catalog_entries().items() if e["type"].endswith("MlflowMetricsHistoryDataset")}
     assert {"clustering_metrics", "recommendation_metrics", "face_models_metrics"} <= set(metrics)
     assert all(e.get("prefix") == "" for e in metrics.values()), metrics
@@ -120,8 +124,6 @@ def test_runs_are_named_after_their_pipelines_and_environment(pipelines, env, ex
 
 
 def test_the_run_name_hook_sets_kedro_mlflows_run_name_unless_one_is_configured():
-    from kedro_mlflow.config.kedro_mlflow_config import KedroMlflowConfig
-
     class Context:
         env = "fast"
 
@@ -152,12 +154,6 @@ def test_the_checkout_guard_sees_a_file_added_rewritten_or_removed(tmp_path):
 
 def test_each_video_member_gets_its_own_confusion_matrices(tmp_path):
     """The SVM and LSTM runs hold their matrices (not only the fusion run); a member without a run logs nothing."""
-    import mlflow
-    import numpy as np
-    from mlflow.tracking import MlflowClient
-
-    from hybrid_recommender.face_models.metrics import confusion_figure
-    from hybrid_recommender.mlflow_runs import child_run, log_member_figures
 
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")

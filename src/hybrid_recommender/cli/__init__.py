@@ -28,6 +28,8 @@ class _WithoutLoggingFileNotice(logging.Filter):
 logging.getLogger("kedro.framework.project").addFilter(_WithoutLoggingFileNotice())
 
 from kedro.framework.cli.project import run as kedro_run  # noqa: E402
+from kedro.framework.startup import bootstrap_project  # noqa: E402
+from kedro.utils import find_kedro_project  # noqa: E402
 
 from hybrid_recommender.cli.recommend import recommend  # noqa: E402 - light: loads models only when run
 from hybrid_recommender.errors import InputDataError  # noqa: E402
@@ -35,6 +37,7 @@ from hybrid_recommender.hooks import RunInterrupted, end_active_runs, find_error
 from hybrid_recommender.paths import PROJECT_ROOT  # noqa: E402
 
 UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC)
+DISTRIBUTION = "hybrid-movie-recommender"        # pyproject's [project] name: `--version` reads its metadata
 
 
 def find_input_error(exc: BaseException | None) -> InputDataError | None:
@@ -57,9 +60,6 @@ def _enter_project() -> None:
     Catalog paths (``data/...``) are relative to the working directory, so the run always starts at the
     project root.
     """
-    from kedro.framework.startup import bootstrap_project
-    from kedro.utils import find_kedro_project
-
     project = find_kedro_project(Path.cwd()) or PROJECT_ROOT
     if not (project / "pyproject.toml").is_file():
         raise click.ClickException(f"{project}: expected the project folder (with pyproject.toml and conf/); "
@@ -97,9 +97,11 @@ def _clean_errors(callback):
 
 
 @click.group(name="hybrid-recommender", invoke_without_command=True)
+@click.version_option(package_name=DISTRIBUTION, prog_name="hybrid-recommender")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """The hybrid movie recommender: run the Kedro pipelines, and (soon) recommend for a viewer."""
+    """The hybrid movie recommender: run the Kedro pipelines, and recommend films for the viewers in an image,
+    a video or a camera."""
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 

@@ -19,9 +19,12 @@ EXIT_COLD_START = 3
 
 
 def inference_parameters(env: str | None = None, conf: Path = PROJECT_ROOT / "conf") -> dict:
-    """``inference`` parameters from the project's conf (base + env), or {} outside a project checkout."""
+    """``inference`` parameters from the project's conf (base + env), or {} outside a project checkout (the
+    settings' defaults then apply)."""
     if not (conf / "base").is_dir():
         return {}
+    if env and not (conf / env).is_dir():
+        raise click.BadParameter(f"no folder {conf / env}", param_hint="'--env'")
     loader = CONFIG_LOADER_CLASS(str(conf), env=env, **CONFIG_LOADER_ARGS)
     return dict(loader["parameters"].get("inference", {}))
 
@@ -29,7 +32,7 @@ def inference_parameters(env: str | None = None, conf: Path = PROJECT_ROOT / "co
 def _use_threads(n) -> int:
     """Set torch's threads (one by default: on 2 shared cores a second OpenMP thread made a one-face call ~30x
     slower); returns the previous count."""
-    import torch
+    import torch  # here: `--help` need not load torch
 
     previous = torch.get_num_threads()
     torch.set_num_threads(int(n or previous))
@@ -59,31 +62,32 @@ def _use_threads(n) -> int:
 def recommend(input_, as_json, strategy, top_n, detector, blazeface_model, detect_every, age_group, gender,
               predictor, recommender, cold_start_path, movies, env, no_progress):
     """Recommend films to the viewer(s) in INPUT: detected faces -> age group, gender, emotion -> one list."""
+    # here, not at import: the models (torch, facenet-pytorch) load only when the command runs, not for `--help`
     from hybrid_recommender.inference import resources as res
     from hybrid_recommender.inference.core import recommend_for_input
     from hybrid_recommender.inference.result import render_text
+    from hybrid_recommender.parameters import validated
 
     params = inference_parameters(env)
-    overrides = {"group_strategy": strategy, "top_n": top_n, "detector": detector, "detect_every": detect_every}
-    params.update({k: v for k, v in overrides.items() if v is not None})
+    options = {"group_strategy": strategy, "top_n": top_n, "detector": detector, "detect_every": detect_every}
+    params.update({k: v for k, v in options.items() if v is not None})
     if blazeface_model:
         params["blazeface"] = {**params.get("blazeface", {}), "model_path": blazeface_model}
     if age_group or gender:
         params["cold_start"] = {"age_group": age_group, "gender": gender}
-    paths = {"predictor": "data/06_models/face_attribute_predictor",
-             "recommender": "data/06_models/hybrid_recommender",
-             "cold_start": "data/06_models/cold_start_lists.json",
-             "movies": "data/03_primary/movielens_movies.parquet", **params.pop("resources", {})}
     given = {"predictor": predictor, "recommender": recommender, "cold_start": cold_start_path, "movies": movies}
-    paths.update({k: str(Path(v).resolve()) for k, v in given.items() if v})
-    previous = _use_threads(params.get("num_threads", 1))
+    params["resources"] = {**params.get("resources", {}),
+                           **{k: str(Path(v).resolve()) for k, v in given.items() if v}}
     try:
-        resources = res.load_resources(paths, PROJECT_ROOT)
-        result = recommend_for_input(input_, resources, params, progress=not no_progress and not as_json)
-    except (InputDataError, ValueError) as exc:
+        settings = validated("inference", params)
+        previous = _use_threads(settings.num_threads)
+        try:
+            resources = res.load_resources(settings.resources, PROJECT_ROOT)
+            result = recommend_for_input(input_, resources, settings, progress=not no_progress and not as_json)
+        finally:
+            _use_threads(previous)
+    except InputDataError as exc:
         raise click.ClickException(str(exc)) from None
-    finally:
-        _use_threads(previous)
     click.echo(result.to_json() if as_json else render_text(result))
     if result.mode == "cold_start":
         sys.exit(EXIT_COLD_START)

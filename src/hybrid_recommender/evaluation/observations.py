@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 
 def stratified_counts(total: int, groups: Sequence[str]) -> dict[str, int]:
@@ -93,8 +94,6 @@ def assign_faces(viewers: pd.DataFrame, age_faces: pd.DataFrame, emotion_faces: 
 
 def predict_faces(predictor, faces: pd.DataFrame, pixels: np.ndarray, batch: int = 512) -> pd.DataFrame:
     """The predictor's most likely age group, gender and emotion (and their probabilities) for every face."""
-    from tqdm.auto import tqdm
-
     rows = faces["pixel_row"].to_numpy(dtype=np.int64)
     parts = {h: [] for h in predictor.labels}
     for i in tqdm(range(0, len(rows), batch), desc=f"predict {len(rows)} faces", leave=False):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pandas as pd
+from tqdm.auto import tqdm
 
 from hybrid_recommender.recommender.base import Recommender, Viewer
 from hybrid_recommender.recommender.baselines import DemographicSVD, GlobalSVD
@@ -33,8 +34,6 @@ def score_observations(observations: pd.DataFrame, systems: Mapping[str, Recomme
                        relevant_min_rating: int, estimate_threshold: float) -> pd.DataFrame:
     """One row per (observation, system, protocol, relevance): hits, recommended and relevant counts, plus the
     group the system used and (for the paper's hybrid) the favoured cluster."""
-    from tqdm.auto import tqdm
-
     cols = ATTRIBUTE_COLUMNS[attributes]
     history = train.groupby("user_id")["item_id"].agg(frozenset)
     held = test.groupby("user_id")["item_id"].agg(list)

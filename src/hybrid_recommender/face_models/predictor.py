@@ -7,7 +7,7 @@ Usage (outside Kedro)::
     probs = predictor.predict(faces)               # uint8 (N, H, W, C) crops, or one (H, W[, C]) crop
     probs["emotion"], probs["gender"], probs["age_group"]   # (N, 7), (N, 2), (N, 6)
     seq = predictor.predict_sequence(frames)       # one face track: fused CNN+SVM / LSTM emotion, mean age/gender
-    probs = predictor.predict_frame(rgb_frame)     # MTCNN framing (same as training) + predict, every face
+    probs, boxes = predictor.predict_frame(rgb_frame)   # MTCNN framing (as at training) + predict, every face
     print(predictor.describe())                    # the model card: data, environment, validation accuracy
 
 Faces must be framed as at training: an MTCNN box plus margin (``predictor.framing``), which is what
@@ -39,6 +39,7 @@ from hybrid_recommender.face_models.video import (
     svm_probabilities,
 )
 from hybrid_recommender.face_models.video import normalise as normalise_video
+from hybrid_recommender.faces.detector import FaceCropper
 
 log = logging.getLogger(__name__)
 # 2: heads from the configured age groups, a model card, face_vgg backbones, no random_crop_min
@@ -144,8 +145,6 @@ class FaceAttributePredictor:
     def predict_frame(self, frame: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Every face of an RGB frame, framed by MTCNN as the training faces were: (probabilities, boxes)."""
         if self._cropper is None:
-            from hybrid_recommender.faces.detector import FaceCropper
-
             self._cropper = FaceCropper(image_size=self.framing["image_size"], margin=self.framing["margin"],
                                         thresholds=self.framing["thresholds"])
         crops, boxes = self._cropper.every_face(frame)

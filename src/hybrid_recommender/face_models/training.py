@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import time
@@ -40,11 +41,17 @@ from hybrid_recommender.face_models.metrics import (
 )
 from hybrid_recommender.face_models.model import FaceAttributeModule, LSTMModule
 from hybrid_recommender.face_models.networks import FrameCNN, SequenceLSTM
+from hybrid_recommender.face_models.params import (
+    FrameCNNSettings,
+    LSTMSettings,
+    SVMParams,
+)
 from hybrid_recommender.face_models.preprocessing import Preprocessing
 from hybrid_recommender.face_models.video import (
     aggregate,
     clip_sequences,
     fit_linear_svm,
+    frame_features,
     full_decision,
     fuse,
     fusion_weights,
@@ -61,22 +68,21 @@ from hybrid_recommender.mlflow_runs import ChildRun
 log = logging.getLogger(__name__)
 
 
-def _trainer_kwargs(cfg: Mapping, default_root_dir: str | Path) -> dict:
+def _trainer_kwargs(cfg: FrameCNNSettings | LSTMSettings, default_root_dir: str | Path, **more) -> dict:
     """Lightning Trainer arguments from ``cfg``: accelerator/devices (``auto`` picks a GPU where there is one),
-    precision (already chosen: never ``auto`` here), the schedule's length and the run's habits."""
+    precision, the schedule's length and the run's habits; ``more`` adds or replaces arguments."""
     return dict(
-        accelerator=cfg["accelerator"], devices=cfg["devices"], precision=cfg["precision"], deterministic=True,
-        max_epochs=cfg["max_epochs"], max_steps=cfg["max_steps"] or -1,
-        max_time=cfg["max_time"], limit_train_batches=cfg["limit_train_batches"] or 1.0,
-        limit_val_batches=cfg["limit_val_batches"] or 1.0, log_every_n_steps=cfg["log_every_n_steps"],
-        num_sanity_val_steps=0, enable_progress_bar=cfg["progress_bar"], enable_model_summary=False,
-        default_root_dir=str(default_root_dir), gradient_clip_val=cfg["gradient_clip_val"],
-    )
+        accelerator=cfg.accelerator, devices=cfg.devices, precision=cfg.precision, deterministic=True,
+        max_epochs=cfg.max_epochs, log_every_n_steps=cfg.log_every_n_steps, num_sanity_val_steps=0,
+        enable_progress_bar=cfg.progress_bar, enable_model_summary=False, default_root_dir=str(default_root_dir),
+    ) | more
 
 
-def _trainer(cfg: Mapping, logger, callbacks, default_root_dir: str | Path) -> pl.Trainer:
-    return pl.Trainer(**_trainer_kwargs(cfg, default_root_dir), logger=logger, callbacks=callbacks,
-                      enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks))
+def _frame_cnn_trainer_kwargs(cfg: FrameCNNSettings, default_root_dir: str | Path, precision: str) -> dict:
+    """The frame CNN's Trainer arguments: its step, time and batch limits, clipping, and the chosen precision."""
+    return _trainer_kwargs(cfg, default_root_dir, precision=precision, max_steps=cfg.max_steps or -1,
+                           max_time=cfg.max_time, limit_train_batches=cfg.limit_train_batches or 1.0,
+                           limit_val_batches=cfg.limit_val_batches or 1.0, gradient_clip_val=cfg.gradient_clip_val)
 
 
 # ------------------------------------------------------------------------------------------- frame CNN
@@ -112,35 +118,39 @@ class EMAAfterWarmup(EMAWeightAveraging):
 
 
 def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], val_sets: Sequence[FaceSet],
-                    prep: Preprocessing, cfg: Mapping, run: ChildRun, workdir: str | Path, seed: int,
-                    callbacks: Sequence[pl.Callback] = (), init_backbone: Mapping | None = None,
+                    prep: Preprocessing, cfg: FrameCNNSettings | Mapping, run: ChildRun, workdir: str | Path,
+                    seed: int, callbacks: Sequence[pl.Callback] = (), init_backbone: Mapping | None = None,
                     compute: ComputeChoice | None = None) -> tuple[FrameCNN, dict]:
     """Train one frame CNN on the mixed data sets; returns the trained network (the EMA of its weights when
     ``ema_decay`` is set, else the best-validation-loss checkpoint) and facts of the run.
 
     ``init_backbone``: a backbone state dict to start from (another network's, e.g. the emotion model's).
     ``compute``: the precision and memory format (default: chosen from this machine for ``cfg``'s settings).
-    With ``budget_minutes`` set, the schedule is sized from this machine's measured speed (:mod:`.budget`)."""
+    With ``budget_minutes`` set, the schedule is sized from this machine's measured speed (:mod:`.budget`).
+    ``cfg``: :meth:`FaceModelsParams.frame_cnn_for`'s settings, or a plain dict of them (validated here)."""
     started = time.perf_counter()
-    compute = compute or choose_compute(cfg["precision"], cfg["channels_last"], cfg["accelerator"])
+    cfg = cfg if isinstance(cfg, FrameCNNSettings) else FrameCNNSettings.model_validate(cfg)
+    compute = compute or choose_compute(cfg.precision, cfg.channels_last, cfg.accelerator)
     log.info("face_models: %s trains in %s, channels_last=%s (%s)", backbone, compute.precision,
              compute.channels_last, compute.reason)
     pl.seed_everything(seed, workers=True)
-    weights = {h: class_weights([s.labels[h] for s in train_sets], len(c), cfg["class_weight_power"]).tolist()
+    weights = {h: class_weights([s.labels[h] for s in train_sets], len(c), cfg.class_weight_power).tolist()
                for h, c in heads.items()}
     module = FaceAttributeModule(
-        backbone, heads, pretrained=bool(cfg["pretrained"]), dropout=cfg["dropout"], optimizer=cfg["optimizer"],
-        lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weight_decay"],
-        label_smoothing=cfg["label_smoothing"], class_weights=weights, head_weights=cfg["head_weights"],
-        schedule=cfg["schedule"], warmup_fraction=cfg["warmup_fraction"], channels_last=compute.channels_last)
+        backbone, heads, pretrained=bool(cfg.pretrained), dropout=cfg.dropout, optimizer=cfg.optimizer,
+        lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+        label_smoothing=cfg.label_smoothing, class_weights=weights, head_weights=cfg.head_weights,
+        schedule=cfg.schedule, warmup_fraction=cfg.warmup_fraction, channels_last=compute.channels_last)
     if init_backbone is not None:
         module.net.backbone.load_state_dict(init_backbone)
-    data = FaceDataModule(train_sets, val_sets, prep, heads, cfg["batch_size"], BatchAugment(**cfg["augment"]), seed)
+    augment = BatchAugment(**cfg.augment.model_dump())
+    data = FaceDataModule(train_sets, val_sets, prep, heads, cfg.batch_size, augment, seed)
     workdir = Path(workdir)
-    kwargs = _trainer_kwargs({**cfg, "precision": compute.precision}, workdir)
-    ema = EMAAfterWarmup(cfg["ema_decay"], cfg["ema_start_fraction"]) if cfg["ema_decay"] else None
+    workdir.mkdir(parents=True, exist_ok=True)
+    kwargs = _frame_cnn_trainer_kwargs(cfg, workdir, compute.precision)
+    ema = EMAAfterWarmup(cfg.ema_decay, cfg.ema_start_fraction) if cfg.ema_decay else None
     plan = None
-    if cfg["budget_minutes"]:   # the probe trains with the run's own per-step work (its EMA, its progress bar)
+    if cfg.budget_minutes:   # the probe trains with the run's own per-step work (its EMA, its progress bar)
         plan = _budget_plan(module, data, kwargs, cfg, started, [ema] if ema else [])
         kwargs.update(max_epochs=plan.epochs, limit_train_batches=plan.batches_per_epoch, max_steps=-1)
         pl.seed_everything(seed, workers=True)   # the probe drew random numbers: the run starts from the seed
@@ -152,14 +162,14 @@ def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], 
         ckpt = ModelCheckpoint(dirpath=workdir / "checkpoints", filename=f"{backbone}-best", monitor="val/loss",
                                mode="min", save_top_k=1, enable_version_counter=False)
         callbacks.append(ckpt)
-    if cfg["early_stopping_patience"] and data.val_sets:
-        callbacks.append(EarlyStopping(monitor="val/loss", mode="min", patience=cfg["early_stopping_patience"],
+    if cfg.early_stopping_patience and data.val_sets:
+        callbacks.append(EarlyStopping(monitor="val/loss", mode="min", patience=cfg.early_stopping_patience,
                                        strict=False))
     run.log_params({"backbone": backbone, "seed": seed, "initialised_from_another_network": init_backbone is not None, "preprocessing": prep.to_dict(),
-                    "train_faces": {s.name: len(s) for s in train_sets}, "class_weights": weights, **cfg,
+                    "train_faces": {s.name: len(s) for s in train_sets}, "class_weights": weights, **cfg.model_dump(),
                     # what ran, not what was asked (``auto``): the module's own hyperparameters say the same
                     "precision": compute.precision, "channels_last": compute.channels_last,
-                    "requested_precision": cfg["precision"], "compute": compute.to_dict(),
+                    "requested_precision": cfg.precision, "compute": compute.to_dict(),
                     "schedule_plan": plan.to_dict() if plan else None})
     trainer = pl.Trainer(**kwargs, logger=run.lightning_logger(), callbacks=callbacks,
                          enable_checkpointing=ckpt is not None)
@@ -180,6 +190,7 @@ def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], 
             "epochs": trainer.current_epoch, "steps": trainer.global_step, "planned_steps": planned_steps,
             "schedule_completed": trainer.global_step >= planned_steps, "compute": compute.to_dict(),
             "schedule_plan": plan.to_dict() if plan else None,
+            "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "class_weights": weights, "train_faces": int(sum(len(s) for s in train_sets))}
     if not info["schedule_completed"]:
         log.warning("face_models: %s stopped after %d of its %d planned steps (max_time or early stopping)",
@@ -189,24 +200,24 @@ def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], 
     return net, info
 
 
-def _budget_plan(module: FaceAttributeModule, data: FaceDataModule, kwargs: dict, cfg: Mapping,
+def _budget_plan(module: FaceAttributeModule, data: FaceDataModule, kwargs: dict, cfg: FrameCNNSettings,
                  started: float, callbacks: Sequence[pl.Callback]) -> SchedulePlan:
     """Measure this machine's speed on the run's own data and settings, and plan a schedule for the budget."""
     log.info("face_models: timing %d training steps on this machine to size the schedule",
-             cfg["budget_warmup_steps"] + cfg["budget_probe_steps"])
-    speed = measure_speed(module, data, kwargs, cfg["budget_warmup_steps"], cfg["budget_probe_steps"],
+             cfg.budget_warmup_steps + cfg.budget_probe_steps)
+    speed = measure_speed(module, data, kwargs, cfg.budget_warmup_steps, cfg.budget_probe_steps,
                           validation_batches=2 if data.val_sets else 0, callbacks=callbacks)
     steps_per_epoch = len(data.train_dataloader())
     val_batches = len(data.val_dataloader()) if data.val_sets else 0
-    limit_val = cfg["limit_val_batches"]
+    limit_val = cfg.limit_val_batches
     if limit_val:
         val_batches = min(val_batches, int(limit_val) if limit_val >= 1 else math.ceil(val_batches * limit_val))
-    plan = plan_schedule(cfg["budget_minutes"] * 60.0, time.perf_counter() - started, speed.step_seconds,
-                         val_batches * speed.validation_batch_seconds, steps_per_epoch, cfg["max_epochs"],
-                         cfg["budget_margin"])
+    plan = plan_schedule(cfg.budget_minutes * 60.0, time.perf_counter() - started, speed.step_seconds,
+                         val_batches * speed.validation_batch_seconds, steps_per_epoch, cfg.max_epochs,
+                         cfg.budget_margin)
     log.info("face_models: %.2f s a step, %.1f s a validation: %d epoch(s) of %d of %d batches = %d steps, "
              "%.1f of %.1f budgeted minutes", plan.step_seconds, plan.validation_seconds, plan.epochs,
-             plan.batches_per_epoch, steps_per_epoch, plan.steps, plan.planned_seconds / 60, cfg["budget_minutes"])
+             plan.batches_per_epoch, steps_per_epoch, plan.steps, plan.planned_seconds / 60, cfg.budget_minutes)
     return plan
 
 
@@ -295,8 +306,6 @@ def sequence_features(net: FrameCNN, sequences: Sequences, prep: Preprocessing,
                       variants: Sequence[str] = ("original",)) -> dict[str, list[np.ndarray]]:
     """Per-frame penultimate features of every sequence, for the original frames and augmented copies
     (mirror, multi-scale zoom): variant -> list of (T, D) arrays."""
-    from hybrid_recommender.face_models.video import frame_features
-
     if not len(sequences):
         return {v: [] for v in variants}
     lengths = [len(f) for f in sequences.frames]
@@ -308,7 +317,8 @@ def sequence_features(net: FrameCNN, sequences: Sequences, prep: Preprocessing,
     return out
 
 
-def _masks(table) -> dict[str, np.ndarray]:
+def split_masks(table) -> dict[str, np.ndarray]:
+    """The sequences of each split (train, val, test) as boolean masks over ``table``'s rows."""
     return {s: (table["split"] == s).to_numpy() for s in ("train", "val", "test")}
 
 
@@ -317,7 +327,7 @@ def _cv_folds(table, n_folds: int) -> list[int]:
     return folds if n_folds and len(folds) >= 2 else []
 
 
-def train_svm_members(features: Mapping[str, Mapping[str, list[np.ndarray]]], sequences: Sequences, cfg: Mapping,
+def train_svm_members(features: Mapping[str, Mapping[str, list[np.ndarray]]], sequences: Sequences, cfg: SVMParams,
                       seed: int = 0) -> dict[str, dict]:
     """CNN branch: a LinearSVC per (frame model, normalisation) on [mean, max, std] video features, C by 5-fold
     subject-grouped cross-validation on the training sequences; then out-of-fold predictions over the
@@ -325,12 +335,12 @@ def train_svm_members(features: Mapping[str, Mapping[str, list[np.ndarray]]], se
     table = sequences.table
     y = table["label"].to_numpy()
     groups = table["subject"].to_numpy()
-    masks = _masks(table)
+    masks = split_masks(table)
     members = {}
     for model_name, by_variant in features.items():
-        variants = [v for v in cfg["train_variants"] if v in by_variant]
+        variants = [v for v in cfg.train_variants if v in by_variant]
         agg = {v: np.stack([aggregate(f) for f in by_variant[v]]) for v in by_variant}
-        for norm in cfg["normalisations"]:
+        for norm in cfg.normalisations:
             X = {v: normalise_video(a, norm) for v, a in agg.items()}
 
             def fit(train_mask, C=None):
@@ -338,16 +348,16 @@ def train_svm_members(features: Mapping[str, Mapping[str, list[np.ndarray]]], se
                 yt = np.concatenate([y[train_mask]] * len(variants))
                 gt = np.concatenate([groups[train_mask]] * len(variants))
                 if C is None:
-                    return fit_linear_svm(Xt, yt, gt, cfg["Cs"], cfg["cv"], seed)
+                    return fit_linear_svm(Xt, yt, gt, cfg.Cs, cfg.cv, seed)
                 return linear_svc(seed, C).fit(Xt, yt), None
 
             name = f"svm_{model_name}_{norm}"
-            log.info("face_models: %s: choosing C from %s by %d-fold cross-validation", name, cfg["Cs"], cfg["cv"])
+            log.info("face_models: %s: choosing C from %s by %d-fold cross-validation", name, cfg.Cs, cfg.cv)
             svm, search = fit(masks["train"])
             C = float(search.best_params_["C"])
             probs = svm_probabilities(full_decision(svm, X["original"], len(EMOTIONS)))
             oof = np.full_like(probs, np.nan)
-            folds = _cv_folds(table, cfg["cv_folds"])
+            folds = _cv_folds(table, cfg.cv_folds)
             for i, f in enumerate(folds, 1):
                 log.info("face_models: %s: subject fold %d/%d", name, i, len(folds))
                 test = (table["fold"] == f).to_numpy()
@@ -368,21 +378,21 @@ def train_svm_members(features: Mapping[str, Mapping[str, list[np.ndarray]]], se
 
 
 def fit_lstm(features: Mapping[str, list[np.ndarray]], y: np.ndarray, train_mask: np.ndarray,
-             val_mask: np.ndarray | None, hidden: int, cfg: Mapping, run: ChildRun | None, workdir: Path,
+             val_mask: np.ndarray | None, hidden: int, cfg: LSTMSettings, run: ChildRun | None, workdir: Path,
              seed: int = 0) -> SequenceLSTM:
     """Train one LSTM on the training sequences' clips (all augmented variants), validate on val clips."""
     pl.seed_everything(seed, workers=True)
-    length, stride, pad = cfg["clip_length"], cfg["clip_stride"], cfg["pad"]
+    length, stride, pad = cfg.clip_length, cfg.clip_stride, cfg.pad
     idx = np.flatnonzero(train_mask)
     xs, ys = [], []
-    for v in [v for v in cfg["train_variants"] if v in features]:
+    for v in [v for v in cfg.train_variants if v in features]:
         c, owner = clip_sequences([features[v][i] for i in idx], length, stride, pad)
         xs.append(c)
         ys.append(y[idx][owner])
     X, Y = np.concatenate(xs), np.concatenate(ys)
-    w = class_weights([Y], len(EMOTIONS), cfg["class_weight_power"]).tolist()
-    module = LSTMModule(X.shape[-1], hidden, len(EMOTIONS), cfg["dropout"], cfg["lr"], cfg["weight_decay"], w)
-    train_dl = DataLoader(TensorDataset(torch.from_numpy(X), torch.from_numpy(Y)), batch_size=cfg["batch_size"],
+    w = class_weights([Y], len(EMOTIONS), cfg.class_weight_power).tolist()
+    module = LSTMModule(X.shape[-1], hidden, len(EMOTIONS), cfg.dropout, cfg.lr, cfg.weight_decay, w)
+    train_dl = DataLoader(TensorDataset(torch.from_numpy(X), torch.from_numpy(Y)), batch_size=cfg.batch_size,
                           shuffle=True, generator=torch.Generator().manual_seed(seed))
     val_dl = None
     if val_mask is not None and val_mask.any():
@@ -390,31 +400,31 @@ def fit_lstm(features: Mapping[str, list[np.ndarray]], y: np.ndarray, train_mask
         vc, vo = clip_sequences([features["original"][i] for i in vidx], length, stride, pad)
         val_dl = DataLoader(TensorDataset(torch.from_numpy(vc), torch.from_numpy(y[vidx][vo])), batch_size=256)
     if run is not None:
-        run.log_params({"hidden": hidden, "seed": seed, "train_clips": len(X), **dict(cfg)})
-    trainer_cfg = {**cfg, "max_steps": None, "max_time": None, "limit_train_batches": None,
-                   "limit_val_batches": None, "gradient_clip_val": None}
-    trainer = _trainer(trainer_cfg, run.lightning_logger() if run is not None else False, [], workdir)
+        run.log_params({"hidden": hidden, "seed": seed, "train_clips": len(X), **cfg.model_dump()})
+    trainer = pl.Trainer(**_trainer_kwargs(cfg, workdir), logger=run.lightning_logger() if run is not None else False,
+                         enable_checkpointing=False)
     trainer.fit(module, train_dl, val_dl)
     return module.net.eval()
 
 
-def train_lstm_members(features: Mapping[str, Mapping[str, list[np.ndarray]]], sequences: Sequences, cfg: Mapping,
+def train_lstm_members(features: Mapping[str, Mapping[str, list[np.ndarray]]], sequences: Sequences,
+                       cfg: LSTMSettings,
                        run_factory, workdir: Path, seed: int = 0) -> dict[str, dict]:
     """LSTM branch: one LSTM per (frame model, hidden size); split-trained member plus out-of-fold CV predictions."""
     table = sequences.table
     y = table["label"].to_numpy()
-    masks = _masks(table)
-    length, stride, pad = cfg["clip_length"], cfg["clip_stride"], cfg["pad"]
+    masks = split_masks(table)
+    length, stride, pad = cfg.clip_length, cfg.clip_stride, cfg.pad
     members = {}
     for model_name, by_variant in features.items():
-        for hidden in cfg["hidden_sizes"]:
+        for hidden in cfg.hidden_sizes:
             name = f"lstm{hidden}_{model_name}"
             with run_factory(name) as run:
                 net = fit_lstm(by_variant, y, masks["train"], masks["val"], hidden, cfg, run, workdir / name, seed)
                 probs = lstm_sequence_probs(net, by_variant["original"], length, stride, pad)
                 oof = np.full_like(probs, np.nan)
-                cv_cfg = {**cfg, "max_epochs": cfg["cv_max_epochs"], "progress_bar": False}
-                folds = _cv_folds(table, cfg["cv_folds"])
+                cv_cfg = cfg.model_copy(update={"max_epochs": cfg.cv_max_epochs, "progress_bar": False})
+                folds = _cv_folds(table, cfg.cv_folds)
                 for i, f in enumerate(folds, 1):
                     log.info("face_models: %s: subject fold %d/%d", name, i, len(folds))
                     test = (table["fold"] == f).to_numpy()
@@ -422,7 +432,7 @@ def train_lstm_members(features: Mapping[str, Mapping[str, list[np.ndarray]]], s
                     test_feats = [by_variant["original"][i] for i in np.flatnonzero(test)]
                     oof[test] = lstm_sequence_probs(fold_net, test_feats, length, stride, pad)
                 members[name] = {"kind": "lstm", "frame_model": model_name, "hidden": int(hidden), "net": net,
-                                 "in_fusion": int(hidden) == int(cfg["fusion_hidden"]),
+                                 "in_fusion": int(hidden) == int(cfg.fusion_hidden),
                                  "probs": probs, "oof": oof, "run": run}
     return members
 
@@ -441,7 +451,7 @@ def fuse_video_branches(svm_members: Mapping[str, dict], lstm_members: Mapping[s
     """
     table = sequences.table
     y = table["label"].to_numpy()
-    val = _masks(table)["val"]
+    val = split_masks(table)["val"]
     has_val = bool(val.any())
 
     def level(members):
@@ -473,7 +483,7 @@ def evaluate_video(outputs: Mapping[str, dict], sequences: Sequences) -> tuple[l
             p = out[protocol]
             if p is None:
                 continue
-            groups = ([("val", _masks(table)["val"]), ("test", _masks(table)["test"])] if protocol == "probs"
+            groups = ([("val", split_masks(table)["val"]), ("test", split_masks(table)["test"])] if protocol == "probs"
                       else [("subject_kfold", ~np.isnan(p).any(1))])
             for dataset in sorted(table["dataset"].unique()):
                 in_ds = (table["dataset"] == dataset).to_numpy()

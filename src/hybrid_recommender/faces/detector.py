@@ -14,7 +14,8 @@ class FaceCropper:
     it crops, it does not align (no landmark warp).
 
     Size and margin have no defaults: each caller passes its configuration's (the predictor's ``framing``, which
-    training also uses to re-frame UTKFace; AFEW ingestion's own ``mtcnn_margin``).
+    training also uses to re-frame UTKFace; AFEW ingestion's own ``mtcnn_margin``). The two differ (base: 24 px
+    at AFEW ingestion, 8 at inference), so AFEW's stored crops are framed wider than a face at inference.
     """
 
     def __init__(self, image_size: int, margin: int, thresholds: Sequence[float] = (0.6, 0.7, 0.7),

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.recommender import GroupPopularity, Viewer
 from hybrid_recommender.recommender.base import GENDERS, ranked
 
@@ -36,7 +37,7 @@ def cold_start(lists: Mapping, age_group: str | None = None, gender: str | None 
         key = f"{age_group}|{gender or 'unknown'}"
         if key not in lists["by_group"]:
             known = sorted({k.split('|')[0] for k in lists['by_group']})
-            raise ValueError(f"unknown cold-start age group {age_group!r} (expected one of {known}) or gender "
+            raise InputDataError(f"unknown cold-start age group {age_group!r} (expected one of {known}) or gender "
                              f"{gender!r} (expected male, female or none)")
         return list(lists["by_group"][key]), f"popularity in age group {age_group}, gender {gender or 'any'}"
     return list(lists["everyone"]), "popularity over everyone"

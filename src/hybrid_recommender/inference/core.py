@@ -8,7 +8,6 @@ group strategy, or the cold-start list when no usable face is seen).
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,41 +23,8 @@ from hybrid_recommender.inference.face_tracker import IouTracker, Track
 from hybrid_recommender.inference.group import combine
 from hybrid_recommender.inference.inputs import InputKind, open_source
 from hybrid_recommender.inference.result import Film, InferenceResult, ViewerResult
+from hybrid_recommender.inference.settings import InferenceSettings, settings_from
 from hybrid_recommender.recommender.base import Recommender, Viewer
-
-# Mirrors conf/base/parameters_inference.yml (the command reads that file; these serve plain Python callers).
-DEFAULTS: dict[str, Any] = {
-    "top_n": 10,
-    "group_strategy": "average",
-    "group_pool": 100,
-    "stance": None,
-    "num_threads": 1,
-    "detector": "mtcnn",
-    "detect_every": 5,
-    "detect_max_side": 320,
-    "min_face_size": 48,
-    "min_detection_score": {"mtcnn": 0.95, "blazeface": 0.75},
-    "max_faces": 8,
-    "min_track_frames": 3,
-    "tracker": {"iou_threshold": 0.3, "max_missed": 2, "window": 64},
-    "emotion_confidence_threshold": 0.35,
-    "gender_confidence_threshold": 0.0,
-    "max_file_mb": 500,
-    "max_frames": 900,
-    "frame_step": 1,
-    "camera_frames": 75,
-    "blazeface": {"model_path": None, "score_threshold": 0.75, "iou_threshold": 0.3,
-                  "calibration": {"scale_x": 0.96, "scale_y": 1.2, "shift_y": -0.1}},
-    "cold_start": {"age_group": None, "gender": None},
-}
-
-
-def settings_from(params: Mapping | None = None) -> dict[str, Any]:
-    """DEFAULTS overridden key by key (one level of nesting) by ``params``."""
-    out = copy.deepcopy(DEFAULTS)
-    for k, v in (params or {}).items():
-        out[k] = {**out[k], **v} if isinstance(out.get(k), dict) and isinstance(v, Mapping) else v
-    return out
 
 
 @dataclass
@@ -72,9 +38,9 @@ class Resources:
     model_card: dict = field(default_factory=dict)
     _detectors: dict = field(default_factory=dict, repr=False)
 
-    def detector(self, settings: Mapping, full_resolution: bool = False):
-        key = (settings["detector"], full_resolution, settings.get("detect_max_side"), settings["min_face_size"],
-               str(settings.get("blazeface")))
+    def detector(self, settings: InferenceSettings, full_resolution: bool = False):
+        key = (settings.detector, full_resolution, settings.detect_max_side, settings.min_face_size,
+               settings.blazeface.model_dump_json())
         if key not in self._detectors:
             self._detectors[key] = make_detector(settings, self.predictor.framing, full_resolution)
         return self._detectors[key]
@@ -87,17 +53,14 @@ class TrackedFaces:
     faces: dict[str, int]
 
 
-def track_faces(frames, n_frames: int | None, detector, framing: Mapping, settings: Mapping,
+def track_faces(frames, n_frames: int | None, detector, framing: Mapping, settings: InferenceSettings,
                 progress: bool = False) -> TrackedFaces:
     """Detect every ``detect_every`` frames, follow faces with the IoU tracker, and
     keep each track's framed crops (its most recent ``tracker.window``)."""
-    t = settings["tracker"]
-    tracker = IouTracker(t["iou_threshold"], t["max_missed"], t["window"])
-    every = max(1, int(settings["detect_every"]))
-    min_size, max_faces = float(settings["min_face_size"]), int(settings["max_faces"])
-    min_score = settings["min_detection_score"]
-    min_score = float(min_score.get(getattr(detector, "name", "mtcnn"), 0.0) if isinstance(min_score, Mapping)
-                      else min_score)
+    t = settings.tracker
+    tracker = IouTracker(t.iou_threshold, t.max_missed, t.window)
+    every, min_size, max_faces = settings.detect_every, settings.min_face_size, settings.max_faces
+    min_score = getattr(settings.min_detection_score, detector.name)
     counts = {"detections": 0, "too_small": 0, "unclear": 0}
     n = 0
     for i, frame in enumerate(tqdm(frames, total=n_frames, desc="frames", unit="frame", disable=not progress,
@@ -126,7 +89,7 @@ def _probs(labels, p) -> dict[str, float]:
     return {label: round(float(x), 4) for label, x in zip(labels, p)}
 
 
-def read_viewers(tracks: list[Track], predictor, settings: Mapping) -> list[ViewerResult]:
+def read_viewers(tracks: list[Track], predictor, settings: InferenceSettings) -> list[ViewerResult]:
     """Attributes of each track over its window: age group and gender averaged over its frames, emotion fused over
     the sequence; a low-confidence emotion becomes neutral, a low-confidence gender unknown."""
     labels = predictor.labels              # head -> class names, in the predictor's output order
@@ -136,9 +99,9 @@ def read_viewers(tracks: list[Track], predictor, settings: Mapping) -> list[View
         top = {h: int(np.argmax(out[h])) for h in labels}
         conf = {h: float(out[h][top[h]]) for h in labels}
         emotion = labels["emotion"][top["emotion"]]
-        low = conf["emotion"] < float(settings["emotion_confidence_threshold"])
+        low = conf["emotion"] < settings.emotion_confidence_threshold
         gender = labels["gender"][top["gender"]]
-        if conf["gender"] < float(settings["gender_confidence_threshold"]):
+        if conf["gender"] < settings.gender_confidence_threshold:
             gender = "unknown"
         viewers.append(ViewerResult(
             viewer_id=vid, frames=len(tr.crops), first_frame=tr.frames[0], last_frame=tr.frames[-1],
@@ -162,34 +125,35 @@ def _recommend(rec: Recommender, stance: str | None):
     return call
 
 
-def recommend_for_input(spec: str | int | Path, resources: Resources, params: Mapping | None = None,
-                        progress: bool = False) -> InferenceResult:
-    """Recommendations for whoever is in ``spec`` (an image, video, folder of frames or camera index).
+def recommend_for_input(spec: str | int | Path, resources: Resources,
+                        params: InferenceSettings | Mapping | None = None, progress: bool = False) -> InferenceResult:
+    """Recommendations for whoever is in ``spec`` (an image, video, folder of frames or camera index), with the
+    settings ``params`` (an :class:`InferenceSettings`, or a mapping of the keys that differ from its defaults).
 
     Raises InputDataError for a missing, unsupported, oversized, corrupt or unreadable input.
     """
     settings = settings_from(params)
     started = time.perf_counter()
-    max_frames = settings["camera_frames"] if str(spec).strip().isdigit() else settings["max_frames"]
-    source = open_source(spec, settings["max_file_mb"], max_frames, int(settings["frame_step"]))
+    max_frames = settings.camera_frames if str(spec).strip().isdigit() else settings.max_frames
+    source = open_source(spec, settings.max_file_mb, max_frames, settings.frame_step)
     detector = resources.detector(settings)
     tracked = track_faces(source.frames(), source.n_frames, detector, resources.predictor.framing, settings,
                           progress and source.kind != InputKind.IMAGE)
-    min_frames = min(int(settings["min_track_frames"]), tracked.frames)
+    min_frames = min(settings.min_track_frames, tracked.frames)
     usable = [t for t in tracked.tracks if len(t.crops) >= max(1, min_frames)]
     faces = {**tracked.faces, "tracks": len(tracked.tracks), "short_tracks": len(tracked.tracks) - len(usable)}
     viewers = read_viewers(usable, resources.predictor, settings)
     notes = [f"viewer {v.viewer_id}: emotion {v.emotion_detected} at confidence {v.emotion_confidence:.2f} is below "
-             f"{settings['emotion_confidence_threshold']}: treated as neutral" for v in viewers if v.emotion_low_confidence]
-    n, stance = int(settings["top_n"]), settings.get("stance")
+             f"{settings.emotion_confidence_threshold}: treated as neutral" for v in viewers if v.emotion_low_confidence]
+    n, stance = settings.top_n, settings.stance
     fallback = None
     if not viewers:
-        cs = settings["cold_start"]
+        cs = settings.cold_start
         reason = ("no face found" if tracked.faces["detections"] + faces["too_small"] + faces["unclear"] == 0 else
                   "faces too small" if faces["too_small"] and not tracked.faces["detections"] else
                   "faces unclear (covered or blurred?)" if faces["unclear"] and not tracked.faces["detections"] else
                   "faces seen too briefly")
-        items, which = cold_start(resources.cold_start_lists, cs.get("age_group"), cs.get("gender"))
+        items, which = cold_start(resources.cold_start_lists, cs.age_group, cs.gender)
         items = items[:n]
         films = _films(items, [1.0 - r / max(1, len(items)) for r in range(len(items))], resources.titles)
         fallback = {"reason": reason, "list": which}
@@ -204,8 +168,8 @@ def recommend_for_input(spec: str | int | Path, resources: Resources, params: Ma
     else:
         group_viewers = [Viewer(age_group=v.age_group, gender=None if v.gender == "unknown" else v.gender,
                                 emotion=v.emotion) for v in viewers]
-        combined = combine(group_viewers, _recommend(resources.recommender, stance), settings["group_strategy"], n,
-                           int(settings["group_pool"]), [v.emotion_confidence for v in viewers])
+        combined = combine(group_viewers, _recommend(resources.recommender, stance), settings.group_strategy, n,
+                           settings.group_pool, [v.emotion_confidence for v in viewers])
         for v, c in zip(viewers, combined["contributions"]):
             v.contribution = c
         films, explanation, mode = (_films(combined["item_ids"], combined["scores"], resources.titles),
@@ -215,5 +179,5 @@ def recommend_for_input(spec: str | int | Path, resources: Resources, params: Ma
         input=source.name, input_kind=source.kind, mode=mode, frames=tracked.frames, seconds=round(seconds, 4),
         fps=round(tracked.frames / seconds, 2) if seconds > 0 else 0.0, viewers=viewers, recommendations=films,
         explanation=explanation, faces=faces, fallback=fallback, notes=notes, model_card=dict(resources.model_card),
-        settings={k: settings[k] for k in ("detector", "detect_every", "detect_max_side", "min_face_size",
-                                           "group_strategy", "emotion_confidence_threshold", "top_n")})
+        settings=settings.model_dump(include={"detector", "detect_every", "detect_max_side", "min_face_size",
+                                              "group_strategy", "emotion_confidence_threshold", "top_n"}))

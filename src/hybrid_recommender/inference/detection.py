@@ -17,15 +17,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+import torchvision
+from facenet_pytorch import MTCNN
+from facenet_pytorch.models.utils.detect_face import extract_face
 
 from hybrid_recommender.errors import InputDataError
+from hybrid_recommender.inference.settings import InferenceSettings
 
 
 def crop_faces(frame: np.ndarray, boxes: np.ndarray, framing: Mapping) -> list[np.ndarray]:
     """uint8 (S, S, 3) crops of ``boxes`` framed as at training (MTCNN box + margin, resized to image_size)."""
-    from facenet_pytorch.models.utils.detect_face import extract_face
-
-    size, margin = int(framing.get("image_size", 64)), int(framing.get("margin", 8))
+    size, margin = int(framing["image_size"]), int(framing["margin"])
     return [extract_face(frame, b, size, margin).permute(1, 2, 0).clamp(0, 255).round().to(torch.uint8).numpy()
             for b in boxes]
 
@@ -45,10 +47,7 @@ class MtcnnDetector:
 
     name = "mtcnn"
 
-    def __init__(self, max_side: int | None = None, min_face_size: int = 40,
-                 thresholds: Sequence[float] = (0.6, 0.7, 0.7)):
-        from facenet_pytorch import MTCNN
-
+    def __init__(self, max_side: int | None, min_face_size: int, thresholds: Sequence[float]):
         self.max_side, self.min_face_size = max_side, int(min_face_size)
         self._mtcnn = MTCNN(keep_all=True, min_face_size=20, thresholds=list(thresholds), post_process=False,
                             device="cpu")
@@ -57,7 +56,10 @@ class MtcnnDetector:
     def detect(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scale = min(1.0, self.max_side / max(frame.shape[:2])) if self.max_side else 1.0
         self._mtcnn.min_face_size = max(12, int(self.min_face_size * scale * 0.75))
-        boxes, probs = self._mtcnn.detect(np.ascontiguousarray(_scaled(frame, scale)))
+        small = _scaled(frame, scale)
+        if min(small.shape[:2]) < self._mtcnn.min_face_size:   # no face fits (MTCNN would fail on an empty pyramid)
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+        boxes, probs = self._mtcnn.detect(np.ascontiguousarray(small))
         if boxes is None:
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
         return (boxes / scale).astype(np.float32), np.asarray(probs, np.float32)
@@ -75,9 +77,9 @@ class BlazeFaceDetector:
     SIZE = 128
     LAYERS = ((16, 2), (8, 6))     # (cells per row, anchors per cell), in output order
 
-    def __init__(self, model_path: str | Path, score_threshold: float = 0.75, iou_threshold: float = 0.3,
-                 calibration: Mapping | None = None, threads: int = 1):
-        try:
+    def __init__(self, model_path: str | Path | None, score_threshold: float, iou_threshold: float,
+                 calibration: Mapping, threads: int = 1):
+        try:                                        # an optional extra: only this detector needs it
             import onnxruntime as ort
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise InputDataError("detector 'blazeface' needs onnxruntime (pip install onnxruntime)") from exc
@@ -93,7 +95,7 @@ class BlazeFaceDetector:
         self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
         self.score_threshold, self.iou_threshold = score_threshold, iou_threshold
-        cal = {"scale_x": 1.0, "scale_y": 1.0, "shift_y": 0.0, **dict(calibration or {})}
+        cal = calibration
         self._scale = np.array([cal["scale_x"], cal["scale_y"]], np.float32)
         self._shift_y = float(cal["shift_y"])
         anchors = []
@@ -122,8 +124,6 @@ class BlazeFaceDetector:
         centre[:, 1] += self._shift_y * extent[:, 1]
         half = extent * self._scale / 2
         boxes = np.concatenate([centre - half, centre + half], 1) * side
-        import torchvision
-
         picked = torchvision.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores[keep]), self.iou_threshold)
         picked = picked.numpy()
         boxes = boxes[picked]
@@ -132,14 +132,11 @@ class BlazeFaceDetector:
         return boxes.astype(np.float32), scores[keep][picked].astype(np.float32)
 
 
-def make_detector(settings: Mapping, framing: Mapping, full_resolution: bool = False):
-    """The configured detector (``settings['detector']``: mtcnn | blazeface)."""
-    kind = settings.get("detector", "mtcnn")
-    if kind == "mtcnn":
-        return MtcnnDetector(None if full_resolution else settings.get("detect_max_side"),
-                             int(settings.get("min_face_size", 40)), framing.get("thresholds", (0.6, 0.7, 0.7)))
-    if kind == "blazeface":
-        bf = settings.get("blazeface", {}) or {}
-        return BlazeFaceDetector(bf.get("model_path"), float(bf.get("score_threshold", 0.75)),
-                                 float(bf.get("iou_threshold", 0.3)), bf.get("calibration"))
-    raise InputDataError(f"unknown detector {kind!r}; expected 'mtcnn' or 'blazeface' (parameter inference.detector)")
+def make_detector(settings: InferenceSettings, framing: Mapping, full_resolution: bool = False):
+    """The configured detector (``settings.detector``: mtcnn | blazeface); MTCNN with the predictor's
+    ``framing['thresholds']``, as at training."""
+    if settings.detector == "blazeface":
+        bf = settings.blazeface
+        return BlazeFaceDetector(bf.model_path, bf.score_threshold, bf.iou_threshold, bf.calibration.model_dump())
+    return MtcnnDetector(None if full_resolution else settings.detect_max_side, settings.min_face_size,
+                         framing["thresholds"])

@@ -36,7 +36,7 @@ class Track:
 class IouTracker:
     """Greedy-free (Hungarian) IoU association; a track ends after ``max_missed`` unmatched detection rounds."""
 
-    def __init__(self, iou_threshold: float = 0.3, max_missed: int = 2, window: int = 64, velocity_smoothing: float = 0.5):
+    def __init__(self, iou_threshold: float, max_missed: int, window: int, velocity_smoothing: float = 0.5):
         self.iou_threshold, self.max_missed = float(iou_threshold), int(max_missed)
         self.window, self.alpha = int(window), float(velocity_smoothing)
         self.active: list[Track] = []

@@ -11,9 +11,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
+from safetensors import SafetensorError
 
 from hybrid_recommender.errors import InputDataError
+from hybrid_recommender.face_models.predictor import (
+    WEIGHTS_FILE,
+    FaceAttributePredictor,
+)
 from hybrid_recommender.inference.core import Resources
+from hybrid_recommender.inference.settings import ResourcePaths
+from hybrid_recommender.recommender.store import load_recommender as load_from_store
 
 
 def load_recommender(path: str | Path):
@@ -22,25 +29,20 @@ def load_recommender(path: str | Path):
     if not path.exists():
         raise InputDataError(f"{path}: no fitted recommender here (run `kedro run --pipelines recommendation` first, "
                              f"or pass --recommender)")
-    try:
-        from hybrid_recommender.recommender.store import (
-            load_recommender as load_from_store,
-        )
-    except ImportError:
-        raise InputDataError(f"{path}: loading a recommender needs the pickle-free recommender store "
-                             f"(hybrid_recommender.recommender.store), which this installation lacks") from None
     return load_from_store(path)
 
 
 def load_predictor(path: str | Path):
     """The face attribute predictor folder and its model card ({} for predictors saved before model cards)."""
-    from hybrid_recommender.face_models.predictor import FaceAttributePredictor
-
     path = Path(path)
-    if not (path / "config.json").is_file():
+    if not (path / "config.json").is_file() or not (path / WEIGHTS_FILE).is_file():
         raise InputDataError(f"{path}: no face attribute predictor here (expected config.json and "
-                             f"weights.safetensors; run `kedro run --pipelines face_models` first, or pass --predictor)")
-    predictor = FaceAttributePredictor.load(path)
+                             f"{WEIGHTS_FILE}; run `kedro run --pipelines face_models` first, or pass --predictor)")
+    try:
+        predictor = FaceAttributePredictor.load(path)
+    except SafetensorError as exc:
+        raise InputDataError(f"{path / WEIGHTS_FILE}: damaged ({exc}); not a complete safetensors file. Copy it "
+                             f"again or rebuild it (`kedro run --pipelines face_models`)") from None
     return predictor, dict(predictor.model_card)
 
 
@@ -63,14 +65,15 @@ def load_titles(path: str | Path) -> dict[int, str]:
     return dict(zip(movies["item_id"].astype(int), movies["title"].astype(str)))
 
 
-def load_resources(paths: Mapping[str, str], root: Path | None = None) -> Resources:
-    """Resources from the paths in ``parameters_inference.yml`` (``inference.resources``), relative to ``root``."""
+def load_resources(paths: ResourcePaths | Mapping[str, str] | None = None, root: Path | None = None) -> Resources:
+    """Resources from the paths in ``parameters_inference.yml`` (``inference.resources``; a mapping names those
+    that differ), relative to ``root``."""
+    paths = paths if isinstance(paths, ResourcePaths) else ResourcePaths.model_validate(dict(paths or {}))
     root = Path(root) if root else Path.cwd()
 
-    def at(key):
-        p = Path(paths[key])
-        return p if p.is_absolute() else root / p
+    def at(p: str) -> Path:
+        return Path(p) if Path(p).is_absolute() else root / p
 
-    predictor, card = load_predictor(at("predictor"))
-    return Resources(predictor, load_recommender(at("recommender")), load_cold_start(at("cold_start")),
-                     load_titles(at("movies")), card)
+    predictor, card = load_predictor(at(paths.predictor))
+    return Resources(predictor, load_recommender(at(paths.recommender)), load_cold_start(at(paths.cold_start)),
+                     load_titles(at(paths.movies)), card)

@@ -16,17 +16,15 @@ from tqdm.auto import tqdm
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.clip_cache import ClipFaceCache
 from hybrid_recommender.ingest.common import FaceTable, SkipLog, first_of_each
+from hybrid_recommender.ingest.emotion_folders import emotion_folder_files
 from hybrid_recommender.ingest.faces import face_index
-from hybrid_recommender.ingest.images import (
-    count_entries_that_are_not_files,
-    stack_faces,
-)
-from hybrid_recommender.io.sources import DataSource
-from hybrid_recommender.labels import canonical_emotion
+from hybrid_recommender.ingest.images import stack_faces
+from hybrid_recommender.ingest.sources import DataSource
 
 SPLITS = {"Train_AFEW": "train", "Val_AFEW": "val", "Test_AFEW": "test"}
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov")
 LAYOUT = "AFEW: Train_AFEW/<Emotion>/<clip>.avi and Val_AFEW/<Emotion>/<clip>.avi"
+EMOTION_FOLDERS = "Angry, Disgust, Fear, Happy, Neutral, Sad, Surprise"
 
 
 def read_frames(path: Path, max_frames: int) -> list[np.ndarray]:
@@ -66,22 +64,8 @@ def _clip_faces(source: DataSource, name: str, data: bytes, cfg: dict, cache: Cl
 
 def read_afew(source: DataSource, cfg: dict, edges, labels, cache: ClipFaceCache) -> FaceTable:
     skips = SkipLog("afew", source)
-    count_entries_that_are_not_files(source, skips, VIDEO_SUFFIXES)
-    wanted = {}
-    for name in source.names():
-        parts = PurePosixPath(name).parts
-        if len(parts) < 3 or parts[-3] not in SPLITS or parts[-1].startswith("."):
-            continue
-        split_dir, emotion_dir, file_name = parts[-3:]
-        if not file_name.lower().endswith(VIDEO_SUFFIXES):
-            skips.add(name, "not a video file")
-            continue
-        emotion = canonical_emotion(emotion_dir)
-        if emotion is None or emotion == "contempt":
-            skips.add(name, f"unknown emotion folder {emotion_dir!r} (expected Angry, Disgust, Fear, Happy, "
-                            "Neutral, Sad, Surprise)")
-            continue
-        wanted[name] = (SPLITS[split_dir], emotion, PurePosixPath(file_name).stem)
+    wanted = {file.name: (SPLITS[file.parent], file.emotion, PurePosixPath(file.file_name).stem)
+              for file in emotion_folder_files(source, skips, VIDEO_SUFFIXES, "a video", EMOTION_FOLDERS, SPLITS)}
     if not wanted:
         raise InputDataError(f"{source.path}: no AFEW clips found; expected {LAYOUT}.")
     # A clip is named by its split and number: the same clip twice (two formats, two emotions) is one clip.
@@ -91,6 +75,7 @@ def read_afew(source: DataSource, cfg: dict, edges, labels, cache: ClipFaceCache
     def cropper_factory():
         nonlocal cropper
         if cropper is None:
+            # torch and MTCNN load only when a clip is not in the cache
             from hybrid_recommender.faces.detector import FaceCropper
 
             cropper = FaceCropper(cfg["image_size"], cfg["mtcnn_margin"], cfg["mtcnn_thresholds"])

@@ -10,43 +10,30 @@ from pathlib import PurePosixPath
 
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.common import FaceTable, SkipLog, first_of_each
+from hybrid_recommender.ingest.emotion_folders import emotion_folder_files
 from hybrid_recommender.ingest.faces import face_index
 from hybrid_recommender.ingest.images import (
     IMAGE_SUFFIXES,
-    count_entries_that_are_not_files,
     decoded_images,
     stable_split,
     stack_faces,
 )
-from hybrid_recommender.io.sources import DataSource
-from hybrid_recommender.labels import canonical_emotion
+from hybrid_recommender.ingest.sources import DataSource
 
 SIZE = 48
+EMOTION_FOLDERS = "anger, contempt, disgust, fear, happy, sadness, surprise"
 NAME_PATTERN = re.compile(r"^(?P<subject>S\d+)_(?P<sequence>\d+)_(?P<frame>\d+)\.png$", re.IGNORECASE)
 
 
 def read_ckplus(source: DataSource, folds: int, split_fractions: dict, edges, labels) -> FaceTable:
     skips = SkipLog("ckplus", source)
-    count_entries_that_are_not_files(source, skips)
     wanted = {}
-    for name in source.names():
-        parts = PurePosixPath(name).parts
-        if len(parts) < 2 or parts[-1].startswith("."):
-            continue
-        emotion_dir, file_name = parts[-2:]
-        if not file_name.lower().endswith(IMAGE_SUFFIXES):
-            skips.add(name, "not an image file")
-            continue
-        emotion = canonical_emotion(emotion_dir)
-        if emotion is None:
-            skips.add(name, f"unknown emotion folder {emotion_dir!r} (expected anger, contempt, disgust, fear, "
-                            "happy, sadness, surprise)")
-            continue
-        match = NAME_PATTERN.match(file_name)
+    for file in emotion_folder_files(source, skips, IMAGE_SUFFIXES, "an image", EMOTION_FOLDERS, contempt=True):
+        match = NAME_PATTERN.match(file.file_name)
         if match is None:
-            skips.add(name, "file name does not follow S<subject>_<sequence>_<frame>.png")
+            skips.add(file.name, "file name does not follow S<subject>_<sequence>_<frame>.png")
             continue
-        wanted[name] = (emotion, match["subject"].upper(), int(match["sequence"]), int(match["frame"]))
+        wanted[file.name] = (file.emotion, match["subject"].upper(), int(match["sequence"]), int(match["frame"]))
     if not wanted:
         raise InputDataError(f"{source.path}: no CK+48 images found; expected CK+48/<emotion>/S<subject>_<seq>_"
                              "<frame>.png")

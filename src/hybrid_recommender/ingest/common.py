@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from hybrid_recommender.io.sources import DataSource
+from hybrid_recommender.ingest.sources import DataSource
 
 SKIP_COLUMNS = ["dataset", "file", "reason"]
 T = TypeVar("T")

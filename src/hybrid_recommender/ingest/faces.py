@@ -45,5 +45,5 @@ def face_index(
     frame["age_group"] = age_groups(frame["age"], age_edges, age_labels)
     frame["frame_index"] = frame["frame_index"].fillna(-1).astype("int64")
     frame["fold"] = frame["fold"].fillna(-1).astype("int64")
-    frame["is_blank"] = frame["is_blank"].fillna(False).astype(bool)
+    frame["is_blank"] = frame["is_blank"].eq(True)   # missing (a set that does not flag blanks) is False
     return frame

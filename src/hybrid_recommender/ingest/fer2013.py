@@ -15,16 +15,16 @@ from tqdm.auto import tqdm
 
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.common import FaceTable, SkipLog
+from hybrid_recommender.ingest.emotion_folders import emotion_folder_files
 from hybrid_recommender.ingest.faces import face_index
 from hybrid_recommender.ingest.images import (
     IMAGE_SUFFIXES,
-    count_entries_that_are_not_files,
     decoded_images,
     is_blank,
     stack_faces,
 )
-from hybrid_recommender.io.sources import DataSource
-from hybrid_recommender.labels import FER2013_CSV_LABELS, canonical_emotion
+from hybrid_recommender.ingest.sources import DataSource
+from hybrid_recommender.labels import FER2013_CSV_LABELS
 
 SIZE = 48
 USAGE_SPLITS = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
@@ -32,6 +32,7 @@ LAYOUT = (
     "FER2013 as fer2013.csv (columns emotion,pixels,Usage) or as the Kaggle image folders "
     "train/<emotion>/*.jpg and test/<emotion>/*.jpg"
 )
+EMOTION_FOLDERS = "one of angry, disgust, fear, happy, neutral, sad, surprise"
 
 
 def _split_of_image(folder: str, file_name: str) -> str | None:
@@ -43,28 +44,15 @@ def _split_of_image(folder: str, file_name: str) -> str | None:
     return None
 
 
-def _read_folders(source: DataSource, names: list[str], edges, labels) -> FaceTable:
+def _read_folders(source: DataSource, edges, labels) -> FaceTable:
     skips = SkipLog("fer2013", source)
-    count_entries_that_are_not_files(source, skips)
     wanted = {}
-    for name in names:
-        parts = PurePosixPath(name).parts
-        if len(parts) < 3 or parts[-3] not in ("train", "test"):
-            continue
-        folder, emotion_dir, file_name = parts[-3:]
-        if not file_name.lower().endswith(IMAGE_SUFFIXES):
-            skips.add(name, "not an image file")
-            continue
-        emotion = canonical_emotion(emotion_dir)
-        if emotion is None or emotion == "contempt":
-            skips.add(name, f"unknown emotion folder {emotion_dir!r} (expected one of angry, disgust, fear, "
-                            "happy, neutral, sad, surprise)")
-            continue
-        split = _split_of_image(folder, file_name)
+    for file in emotion_folder_files(source, skips, IMAGE_SUFFIXES, "an image", EMOTION_FOLDERS, ("train", "test")):
+        split = _split_of_image(file.parent, file.file_name)
         if split is None:
-            skips.add(name, "file in test/ named neither PublicTest_* nor PrivateTest_*")
+            skips.add(file.name, "file in test/ named neither PublicTest_* nor PrivateTest_*")
             continue
-        wanted[name] = (emotion, split)
+        wanted[file.name] = (file.emotion, split)
     if not wanted:
         raise InputDataError(f"{source.path}: no face images found; expected {LAYOUT}.")
     # No duplicate rule here: the Kaggle names are not unique (two different faces are both Training_8475486.jpg,
@@ -136,4 +124,4 @@ def read_fer2013(source: DataSource, edges, labels) -> FaceTable:
     csv_members = [n for n in names if PurePosixPath(n).name.lower() == "fer2013.csv"]
     if csv_members:
         return _read_csv(source, csv_members[0], edges, labels)
-    return _read_folders(source, names, edges, labels)
+    return _read_folders(source, edges, labels)

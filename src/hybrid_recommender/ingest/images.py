@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-if TYPE_CHECKING:
-    from hybrid_recommender.ingest.common import SkipLog
-    from hybrid_recommender.io.sources import DataSource
+from hybrid_recommender.ingest.common import SkipLog
+from hybrid_recommender.ingest.sources import DataSource
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -37,8 +36,8 @@ def decode_image(data: bytes, channels: int, size: int | None = None) -> tuple[n
     return image.reshape(image.shape[0], image.shape[1], channels), None
 
 
-def decoded_images(source: "DataSource", wanted: Mapping[str, Any], channels: int, size: int | None,
-                   skips: "SkipLog", desc: str) -> Iterator[tuple[str, Any, np.ndarray]]:
+def decoded_images(source: DataSource, wanted: Mapping[str, Any], channels: int, size: int | None,
+                   skips: SkipLog, desc: str) -> Iterator[tuple[str, Any, np.ndarray]]:
     """(member name, its entry in ``wanted``, image) for every wanted member that decodes; the others are
     recorded in ``skips`` with the reason. Shows progress."""
     for name, data in tqdm(source.iter_files(wanted, on_error=skips.add), total=len(wanted), desc=desc, unit="img"):
@@ -49,7 +48,7 @@ def decoded_images(source: "DataSource", wanted: Mapping[str, Any], channels: in
         yield name, wanted[name], image
 
 
-def count_entries_that_are_not_files(source: "DataSource", skips: "SkipLog",
+def count_entries_that_are_not_files(source: DataSource, skips: SkipLog,
                                      suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> None:
     """Count entries named like an image (or video) that are a folder, a broken link or a special file."""
     for name, what in source.not_files(suffixes).items():

@@ -12,12 +12,13 @@ import pandas as pd
 
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.ingest.common import SkipLog
-from hybrid_recommender.io.sources import DataSource, strip_prefix
+from hybrid_recommender.ingest.sources import DataSource, strip_prefix
 from hybrid_recommender.labels import GENRES
 
 log = logging.getLogger(__name__)
 
 FILES = ("u.data", "u.user", "u.item", "u.genre")
+ARCHIVE_NAME = "ml-100k.zip"
 DOWNLOAD_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 HOW_TO_GET = (
     "MovieLens 100K: download ml-100k.zip from https://grouplens.org/datasets/movielens/100k/ and put the zip "
@@ -162,15 +163,15 @@ def read_movielens(source: DataSource) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     return ratings, users, movies, skips.frame()
 
 
-def download_movielens(target_dir: Path, url: str = DOWNLOAD_URL, timeout: float = 30.0) -> Path:
-    """Download ml-100k.zip from GroupLens into ``target_dir`` and verify it against the MD5 GroupLens publishes.
+def download_movielens(target_dir: Path, url: str = DOWNLOAD_URL, timeout: float = 30.0) -> bytes:
+    """ml-100k.zip from GroupLens, for ``target_dir``, verified against the MD5 GroupLens publishes.
 
-    ``target_dir`` must exist: the user's data folder is never created, so a mistyped path is not hidden.
+    Writing it is the catalog's (``movielens_archive``). ``target_dir`` must exist: the user's data folder is
+    never created, so a mistyped path is not hidden.
     """
     if not target_dir.is_dir():
         raise InputDataError(f"{target_dir}: not a folder, so MovieLens 100K cannot be downloaded into it. "
                              f"{HOW_TO_GET}.")
-    target = target_dir / "ml-100k.zip"
     try:
         with urllib.request.urlopen(url + ".md5", timeout=timeout) as resp:
             expected_md5 = resp.read().decode().split()[0].strip().lower()
@@ -184,5 +185,4 @@ def download_movielens(target_dir: Path, url: str = DOWNLOAD_URL, timeout: float
     actual_md5 = hashlib.md5(payload).hexdigest()
     if actual_md5 != expected_md5:
         raise InputDataError(f"{url}: downloaded file has MD5 {actual_md5}, GroupLens publishes {expected_md5}.")
-    target.write_bytes(payload)
-    return target
+    return payload

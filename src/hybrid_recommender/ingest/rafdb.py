@@ -18,7 +18,7 @@ from hybrid_recommender.ingest.images import (
     decoded_images,
     stack_faces,
 )
-from hybrid_recommender.io.sources import DataSource, strip_prefix
+from hybrid_recommender.ingest.sources import DataSource, strip_prefix
 from hybrid_recommender.labels import RAFDB_AGE_GROUPS, RAFDB_GENDERS, RAFDB_LABELS
 
 LABEL_FILE = "EmoLabel/list_patition_label.txt"

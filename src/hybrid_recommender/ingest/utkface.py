@@ -19,7 +19,7 @@ from hybrid_recommender.ingest.images import (
     stable_split,
     stack_faces,
 )
-from hybrid_recommender.io.sources import DataSource
+from hybrid_recommender.ingest.sources import DataSource
 
 NAME_PATTERN = re.compile(r"^(?P<age>\d{1,3})_(?P<gender>\d)_(?P<race>\d)_(?P<stamp>\d+)\.jpg(\.chip\.jpg)?$")
 GENDERS = {"0": "male", "1": "female"}

@@ -1,5 +1,5 @@
 """The project's Kedro datasets: raw data sets as downloaded, memory-mapped pixel arrays, fitted recommenders
-(the face attribute predictor's is in :mod:`.predictor_dataset`: it loads torch).
+(the face attribute predictor's is in :mod:`.predictor_dataset`: it loads torch), figures handed on within a run.
 
 Writes go to a temporary name that replaces the target only when complete, and is removed on failure (an
 interrupted run leaves old or new complete files, never a partial or temporary one).
@@ -13,9 +13,12 @@ from typing import Any
 
 import numpy as np
 from kedro.io import AbstractDataset, DatasetError
+from kedro_datasets.matplotlib import MatplotlibDataset
+from matplotlib.figure import Figure
 
 from hybrid_recommender.ingest.clip_cache import ClipFaceCache
-from hybrid_recommender.io.sources import DataSource, find_source
+from hybrid_recommender.ingest.sources import DataSource, find_source
+from hybrid_recommender.recommender import store
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,26 @@ class RawSourceDataset(AbstractDataset[None, "DataSource | None"]):
 
     def _describe(self) -> dict[str, Any]:
         return {"root": str(self._root), "candidates": self._candidates}
+
+
+class DownloadedSourceDataset(RawSourceDataset):
+    """A :class:`RawSourceDataset` that a download node may fill: it saves ``{file name: bytes}`` into ``root``
+    (an empty dict when the data set was already there), each file complete or not at all.
+
+    ``root`` is the user's datasets folder: it must exist and is never created, so a mistyped path is not hidden.
+    """
+
+    def save(self, data: dict[str, bytes]) -> None:
+        if data and not self._root.is_dir():
+            raise DatasetError(f"{self._root}: not a folder, so {', '.join(data)} cannot be written there.")
+        for name, payload in data.items():
+            target = self._root / name
+            tmp = target.with_name(f".{name}.tmp")
+            try:
+                tmp.write_bytes(payload)
+                tmp.replace(target)
+            finally:
+                tmp.unlink(missing_ok=True)
 
 
 class ClipFaceCacheDataset(AbstractDataset[None, ClipFaceCache]):
@@ -105,22 +128,35 @@ class RecommenderDataset(AbstractDataset):
         self.metadata = metadata
 
     def load(self) -> Any:
-        from hybrid_recommender.recommender import store
-
         return store.load_recommenders(self._filepath) if self._many else store.load_recommender(self._filepath)
 
     def save(self, data: Any) -> None:
-        from hybrid_recommender.recommender import store
-
         if self._many:
             store.save_recommenders(data, self._filepath)
         else:
             store.save_recommender(data, self._filepath)
 
     def _exists(self) -> bool:
-        from hybrid_recommender.recommender import store
-
         return (self._filepath / (store.INDEX_FILE if self._many else store.META_FILE)).is_file()
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "many": self._many}
+
+
+class FigureDataset(MatplotlibDataset):
+    """A PNG written (and previewed in Kedro-Viz) like ``matplotlib.MatplotlibDataset``'s, and the figure handed on
+    to later nodes of the run that drew it: a PNG cannot be loaded back as a figure."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._figure: Figure | None = None
+
+    def save(self, data: Figure) -> None:
+        super().save(data)
+        self._figure = data
+
+    def load(self) -> Figure:
+        if self._figure is None:
+            raise DatasetError(f"{self._filepath}: the figure is handed on only within the run that draws it; "
+                               "run its plotting node too")
+        return self._figure

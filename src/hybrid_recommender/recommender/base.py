@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from hybrid_recommender.labels import BINARY_GENDERS as GENDERS
 from hybrid_recommender.labels import (
@@ -114,8 +115,6 @@ class Recommender(ABC):
 
     def precompute(self, progress: bool = False) -> None:
         """Rank every (age group, gender, emotion) group now, so `recommend` only looks lists up."""
-        from tqdm.auto import tqdm
-
         keys = [(a, g, e) for a in self.age_groups for g in (*GENDERS, None) for e in self.emotions]
         for a, g, e in tqdm(keys, desc=f"precompute {self.name}", leave=False, disable=not progress):
             self.ranking(a, g, e)

@@ -25,7 +25,7 @@ from hybrid_recommender.recommender.svd import (
 class _Demographic(Recommender):
     """Common part of the recommenders keyed by (age group, gender) with the thin-group widening rule."""
 
-    def __init__(self, min_users: int = 10, min_ratings: int = 500, seed: int = 0, **kwargs: Any):
+    def __init__(self, min_users: int = 10, min_ratings: int = 500, seed: int = 42, **kwargs: Any):
         super().__init__(**kwargs)
         self.min_users, self.min_ratings, self.seed = int(min_users), int(min_ratings), int(seed)
 
@@ -79,7 +79,7 @@ class GlobalSVD(Recommender):
 
     name = "global_svd"
 
-    def __init__(self, svd: Mapping | None = None, seed: int = 0, **kwargs: Any):
+    def __init__(self, svd: Mapping | None = None, seed: int = 42, **kwargs: Any):
         super().__init__(**kwargs)
         self.svd_params, self.seed = dict(svd or {}), int(seed)
 
@@ -106,7 +106,7 @@ class RandomRecommender(Recommender):
 
     name = "random"
 
-    def __init__(self, seed: int = 0, **kwargs: Any):
+    def __init__(self, seed: int = 42, **kwargs: Any):
         super().__init__(**kwargs)
         self.seed = int(seed)
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from kneed import KneeLocator
 from sklearn.cluster import KMeans
+from tqdm.auto import tqdm
 
 from hybrid_recommender.labels import GENRES
 
@@ -27,10 +28,8 @@ def _kmeans(k: int, seed: int, n_init: int) -> KMeans:
     return KMeans(n_clusters=int(k), n_init=int(n_init), random_state=int(seed))
 
 
-def wcss_curve(x: np.ndarray, k_values: Sequence[int], seed: int = 0, n_init: int = 10) -> pd.DataFrame:
+def wcss_curve(x: np.ndarray, k_values: Sequence[int], seed: int = 42, n_init: int = 10) -> pd.DataFrame:
     """Within-cluster sum of squares (k-means inertia) for each k."""
-    from tqdm.auto import tqdm
-
     k_values = sorted({int(k) for k in k_values})
     if not k_values or k_values[0] < 1 or k_values[-1] > len(x):
         raise ValueError(f"k range must lie in [1, {len(x)}] (number of movies), got {k_values}")
@@ -55,7 +54,7 @@ def elbow_k(curve: pd.DataFrame, sensitivity: float = 1.0, force_k: int | None =
     return int(knee)
 
 
-def cluster_movies(movies: pd.DataFrame, k: int, seed: int = 0, n_init: int = 10,
+def cluster_movies(movies: pd.DataFrame, k: int, seed: int = 42, n_init: int = 10,
                    genres: Sequence[str] = GENRES) -> pd.DataFrame:
     """item_id -> cluster (0..k-1), clusters renumbered by decreasing size so numbering is stable."""
     x = genre_matrix(movies, genres)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from hybrid_recommender.recommender.affinity import (
     STANCES,
@@ -65,7 +66,7 @@ class HybridRecommender(Recommender):
     def __init__(self, affinity: Mapping, stance: str = "mood_congruence", method: str = "surprise_svd",
                  affinity_baseline: float = 0.25, affinity_aggregation: str = "max",
                  min_users: int = 10, min_ratings: int = 500, svd: Mapping | None = None,
-                 truncated_rank: int = 10, top_genres: int = 3, seed: int = 0,
+                 truncated_rank: int = 10, top_genres: int = 3, seed: int = 42,
                  stances: Sequence[str] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         if method not in METHODS:
@@ -105,8 +106,6 @@ class HybridRecommender(Recommender):
         self._ratings_by_user = self.ratings.set_index("user_id").sort_index()
 
     def precompute(self, progress: bool = False) -> None:
-        from tqdm.auto import tqdm
-
         keys = [(a, g, e, s) for s in self.stances for a in self.age_groups for g in ("male", "female", None)
                 for e in self.emotions]
         for a, g, e, s in tqdm(keys, desc=f"precompute {self.name}", leave=False, disable=not progress):

@@ -22,10 +22,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from hybrid_recommender.recommender.affinity import affinity_matrix, movie_affinity
 from hybrid_recommender.recommender.base import Ranking, Recommender, Viewer, ranked
 from hybrid_recommender.recommender.groups import GroupIndex
+from hybrid_recommender.recommender.ranking_metrics import (
+    full_ranking_counts,
+    precision_recall_f1,
+    rated_candidates_counts,
+    split_ratings,
+)
 
 NEUTRAL = "neutral"
 
@@ -104,14 +111,6 @@ def select_improved_hybrid(train: pd.DataFrame, users: pd.DataFrame, movies: pd.
     within `liked_tolerance` (relative) of the best, take the one with the best context F1 — the emotion is
     used as far as it costs (almost) nothing on plain relevance.
     """
-    from tqdm.auto import tqdm
-
-    from hybrid_recommender.recommender.ranking_metrics import (
-        full_ranking_counts,
-        rated_candidates_counts,
-        split_ratings,
-    )
-
     inner, val = split_ratings(train, validation_fraction, seed + 1)
     rec = ImprovedHybridRecommender(affinity, **kwargs).fit(inner, users, movies, precompute=False)
     congruent = congruent_items(movies, affinity, context_stance, kwargs.get("affinity_aggregation", "max"))
@@ -127,7 +126,7 @@ def select_improved_hybrid(train: pd.DataFrame, users: pd.DataFrame, movies: pd.
     rows = []
     for values in tqdm(list(itertools.product(*(grid[k] for k in keys))), desc="improved hybrid grid", leave=False):
         rec.set_weights(*values)
-        f1s = {k: [] for k in parts}
+        counts = {k: [] for k in parts}
         for (uid, (age_group, gender)), emotion in zip(people.iterrows(), drawn):
             ranking = rec.ranking(str(age_group), gender, emotion)
             top = rec.recommend(Viewer(str(age_group), gender, emotion, rated_item_ids=history.get(uid, ())), n)
@@ -136,10 +135,8 @@ def select_improved_hybrid(train: pd.DataFrame, users: pd.DataFrame, movies: pd.
                 for proto, (h, k, m) in (("full_ranking", full_ranking_counts(top.item_ids, relevant)),
                                          ("rated_candidates", rated_candidates_counts(
                                              ranking.item_ids, None, held[uid], relevant, n, None))):
-                    p = h / k if k else 0.0
-                    r = h / m if m else 0.0
-                    f1s[f"{rel_name}.{proto}"].append(2 * p * r / (p + r) if p + r else 0.0)
-        means = {k: float(np.mean(v)) for k, v in f1s.items()}
+                    counts[f"{rel_name}.{proto}"].append((h, k, m))
+        means = {k: float(precision_recall_f1(*np.reshape(v, (-1, 3)).T)[2].mean()) for k, v in counts.items()}
         rows.append({**dict(zip(keys, values)), **{f"f1.{k}": v for k, v in means.items()},
                      "liked": (means["liked.full_ranking"] + means["liked.rated_candidates"]) / 2,
                      "context": (means["context.full_ranking"] + means["context.rated_candidates"]) / 2,

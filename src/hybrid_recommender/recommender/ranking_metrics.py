@@ -6,12 +6,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from hybrid_recommender.recommender.base import Recommender, Viewer
 
 
 def split_ratings(ratings: pd.DataFrame, test_fraction: float = 0.2,
-                  seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-user random holdout: round(test_fraction * n) of each user's ratings (at least one when the user has
     two or more) go to test; the rest is train. Deterministic for a seed."""
     if not 0 < test_fraction < 1:
@@ -31,8 +32,6 @@ def compare_recommenders(recommenders: Mapping[str, Recommender], train: pd.Data
                          relevant_min_rating: int = 4) -> pd.DataFrame:
     """Precision@n, recall@n and hit rate@n of every recommender on the held-out ratings, for each emotion a
     viewer may show (MovieLens has none: every test user is evaluated under each), plus catalogue coverage."""
-    from tqdm.auto import tqdm
-
     relevant = test[test["rating"] >= relevant_min_rating].groupby("user_id")["item_id"].agg(frozenset)
     history = train.groupby("user_id")["item_id"].agg(frozenset)
     people = users.set_index("user_id").loc[relevant.index, ["age_group", "gender"]]
@@ -94,30 +93,30 @@ def rated_candidates_counts(ranking_items: np.ndarray, ranking_scores: np.ndarra
 
 
 def with_metrics(counts: pd.DataFrame, rule: str) -> pd.DataFrame:
-    """precision, recall and F1 (per row) from the hits / recommended / relevant columns under an undefined rule.
-
-    F1 is the harmonic mean of that row's precision and recall (0 when both are 0)."""
+    """precision, recall and F1 (per row) from the hits / recommended / relevant columns under an undefined rule."""
     if rule not in UNDEFINED_RULES:
         raise ValueError(f"unknown undefined-value rule {rule!r}; expected one of {list(UNDEFINED_RULES)}")
-    fill = UNDEFINED_RULES[rule]
-    hits = counts["hits"].to_numpy(dtype=np.float64)
-    rec = counts["recommended"].to_numpy(dtype=np.float64)
-    rel = counts["relevant"].to_numpy(dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.where(rec > 0, hits / rec, fill)
-        r = np.where(rel > 0, hits / rel, fill)
-        f1 = np.where(p + r > 0, 2 * p * r / (p + r), 0.0)
+    p, r, f1 = precision_recall_f1(counts["hits"], counts["recommended"], counts["relevant"], UNDEFINED_RULES[rule])
     return counts.assign(rule=rule, precision=p, recall=r, f1=f1)
 
 
+def precision_recall_f1(hits, recommended, relevant, undefined: float = 0.0) -> tuple[np.ndarray, ...]:
+    """Element-wise precision, recall and F1 from counts; ``undefined`` where a ratio is 0/0."""
+    hits, rec, rel = (np.asarray(x, dtype=np.float64) for x in (hits, recommended, relevant))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(rec > 0, hits / rec, undefined)
+        r = np.where(rel > 0, hits / rel, undefined)
+    return p, r, f1_of(p, r)
+
+
 def f1_of(p: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """Harmonic mean, element-wise (0 where both are 0)."""
+    """The harmonic mean of precision and recall, element-wise (0 where both are 0): the project's one F1."""
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(p + r > 0, 2 * p * r / (p + r), 0.0)
 
 
 def bootstrap_means(columns: Mapping[str, np.ndarray], n_boot: int = 1000, level: float = 0.95,
-                    seed: int = 0) -> dict[str, tuple[float, float, float]]:
+                    seed: int = 7) -> dict[str, tuple[float, float, float]]:
     """Mean and percentile bootstrap interval of each column (the same resamples for all), plus the F1 of the
     mean precision and mean recall when both are given. Returns {name: (estimate, low, high)}."""
     values = {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()}

@@ -7,15 +7,14 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from surprise import SVD, Dataset, Reader
 
 SVD_DEFAULTS = {"n_factors": 100, "n_epochs": 20, "lr_all": 0.005, "reg_all": 0.02}
 
 
-def fit_surprise_svd(ratings: pd.DataFrame, svd_params: Mapping | None = None, seed: int = 0,
+def fit_surprise_svd(ratings: pd.DataFrame, svd_params: Mapping | None = None, seed: int = 42,
                      rating_scale: tuple[float, float] = (1, 5)):
     """A Surprise SVD fitted on (user_id, item_id, rating) rows; returns (algo, trainset)."""
-    from surprise import SVD, Dataset, Reader
-
     params = {**SVD_DEFAULTS, **dict(svd_params or {})}
     data = Dataset.load_from_df(ratings[["user_id", "item_id", "rating"]], Reader(rating_scale=tuple(rating_scale)))
     trainset = data.build_full_trainset()
@@ -64,7 +63,7 @@ def _inner(to_inner, raw_ids) -> list:
 
 
 def surprise_group_scores(ratings: pd.DataFrame, user_ids: np.ndarray, item_ids: np.ndarray,
-                          svd_params: Mapping | None = None, seed: int = 0,
+                          svd_params: Mapping | None = None, seed: int = 42,
                           rating_scale: tuple[float, float] = (1, 5)) -> np.ndarray:
     """Fit Surprise's SVD on `ratings` (the group's ratings of the candidate movies) and score every candidate
     by its mean predicted rating over the group's users."""

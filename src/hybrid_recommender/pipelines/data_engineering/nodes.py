@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from hybrid_recommender.errors import InputDataError  # noqa: E402
 from hybrid_recommender.ingest import afew, ckplus, fer2013, movielens, rafdb, utkface  # noqa: E402
 from hybrid_recommender.ingest.common import FaceTable, SkipLog, empty_skips  # noqa: E402
 from hybrid_recommender.ingest.faces import face_index  # noqa: E402
-from hybrid_recommender.io.sources import DataSource, find_source  # noqa: E402
+from hybrid_recommender.ingest.sources import DataSource  # noqa: E402
 from hybrid_recommender.labels import age_groups  # noqa: E402
 from hybrid_recommender.schemas import (  # noqa: E402
     FACE_SCHEMA,
@@ -70,21 +70,6 @@ def datasets_folder(params: dict) -> Path:
                          f"that holds the data sets; expected there: {_what_goes_there()}.")
 
 
-def writable_folder(folder: str | Path) -> Path:
-    """``folder``, created if needed, after checking that a file can be written there (a read-only folder or
-    disk otherwise fails only when the first table is saved, with Kedro's traceback)."""
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
-            pass
-    except OSError as exc:
-        raise InputDataError(f"{folder}: cannot write there ({exc.strerror or exc}); data_engineering writes its "
-                             "tables and report there. Make the folder writable (or free the disk) and run again.") \
-            from exc
-    return folder
-
-
 def _readability(source: DataSource | None) -> str:
     """'' when the source can be listed, else why not (a broken link, a truncated archive)."""
     if source is None:
@@ -97,16 +82,13 @@ def _readability(source: DataSource | None) -> str:
 
 
 def data_set_inventory(params: dict, fer2013_source, utkface_source, ckplus_source, rafdb_source,
-                       afew_source, afew_face_cache) -> pd.DataFrame:
+                       afew_source) -> pd.DataFrame:
     """Which face data sets were found, where, and whether they can be read; stops early when the datasets
-    folder is missing, an output folder cannot be written, or no readable set gives a needed kind of label."""
+    folder is missing or no readable set gives a needed kind of label (hooks.WritableOutputsHook has already
+    checked that every output folder can be written)."""
     datasets_folder(params)
-    for folder in params["output_folders"]:
-        writable_folder(folder)
     sources = {"fer2013": fer2013_source, "utkface": utkface_source, "ckplus": ckplus_source,
                "rafdb": rafdb_source, "afew": afew_source}
-    if afew_source is not None:
-        writable_folder(afew_face_cache.folder)
     rows = [{"dataset": name, "present": src is not None, "path": str(src.path) if src else "",
              "labels": ",".join(sorted(FACE_SETS[name]["labels"])), "problem": _readability(src)}
             for name, src in sources.items()]
@@ -129,17 +111,22 @@ def data_set_inventory(params: dict, fer2013_source, utkface_source, ckplus_sour
     return inventory
 
 
-def movielens_tables(source: DataSource | None, inventory: pd.DataFrame, params: dict):
-    """Ratings, users (with age group) and movies of MovieLens 100K, downloading it when allowed and missing.
+def downloaded_movielens(source: DataSource | None, params: dict) -> dict[str, bytes]:
+    """``{"ml-100k.zip": bytes}`` from GroupLens (MD5-checked) when MovieLens 100K is missing and
+    ``download_movielens`` allows it; ``{}`` when it is there. The catalog writes it into the datasets folder,
+    which must exist (it is the user's: never created here)."""
+    if source is not None:
+        return {}
+    folder = datasets_folder(params)
+    if not params["download_movielens"]:
+        raise InputDataError(f"MovieLens 100K not found under {folder}: {movielens.HOW_TO_GET}.")
+    return {movielens.ARCHIVE_NAME: movielens.download_movielens(folder)}
 
-    Takes the inventory so that the folder checks run before anything is read or written.
-    """
+
+def movielens_tables(source: DataSource | None, params: dict):
+    """Ratings, users (with age group) and movies of MovieLens 100K, and the skipped lines."""
     if source is None:
-        folder = datasets_folder(params)
-        if not params.get("download_movielens", False):
-            raise InputDataError(f"MovieLens 100K not found under {folder}: {movielens.HOW_TO_GET}.")
-        movielens.download_movielens(folder)
-        source = find_source(params["datasets_dir"], ["ml-100k.zip"])
+        raise InputDataError(f"MovieLens 100K not found under {datasets_folder(params)}: {movielens.HOW_TO_GET}.")
     ratings, users, movies, skips = movielens.read_movielens(source)
     users["age_group"] = age_groups(users["age"], *_age_bins(params))
     return (RATINGS_SCHEMA.validate(ratings), USERS_SCHEMA.validate(users), MOVIES_SCHEMA.validate(movies), skips)
@@ -299,8 +286,6 @@ def _bars(ax: plt.Axes, table: pd.DataFrame, title: str, xlabel: str, ylabel: st
 
 def _skip_rows(skip_summary: pd.DataFrame) -> tuple[list[list[str]], list[str]]:
     """Table rows (data set, wrapped reason, count) of the most frequent reasons, and a last row for the rest."""
-    import textwrap
-
     if skip_summary.empty:
         return [], []
     shown = skip_summary.sort_values("count", ascending=False).head(MAX_SKIP_ROWS)

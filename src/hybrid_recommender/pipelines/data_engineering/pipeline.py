@@ -24,10 +24,12 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(nodes.data_set_inventory,
-                 inputs=["params:data_engineering", *(f"{n}_source" for n in FACE_SETS), "afew_face_cache"],
+                 inputs=["params:data_engineering", *(f"{n}_source" for n in FACE_SETS)],
                  outputs="data_set_inventory", name="take_data_set_inventory", tags=["faces", "movielens"]),
-            Node(nodes.movielens_tables,
-                 inputs=["movielens_100k_source", "data_set_inventory", "params:data_engineering"],
+            Node(nodes.downloaded_movielens,
+                 inputs=["movielens_100k_source", "params:data_engineering"],
+                 outputs="movielens_archive", name="download_movielens", tags=["movielens"]),
+            Node(nodes.movielens_tables, inputs=["movielens_archive", "params:data_engineering"],
                  outputs=["movielens_ratings", "movielens_users", "movielens_movies", "movielens_skips"],
                  name="read_movielens_tables", tags=["movielens"]),
             *face_nodes,

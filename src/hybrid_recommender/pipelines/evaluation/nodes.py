@@ -11,7 +11,12 @@ import numpy as np
 import pandas as pd
 
 from hybrid_recommender.evaluation import observations as obs_mod
-from hybrid_recommender.evaluation import reporting, tracking
+from hybrid_recommender.evaluation import reporting
+from hybrid_recommender.evaluation.observation_runs import (
+    headline_metrics,
+    log_evaluation,
+    run_params,
+)
 from hybrid_recommender.evaluation.scoring import aggregate_scores, score_observations
 from hybrid_recommender.recommender import Recommender
 from hybrid_recommender.recommender.improved import (
@@ -201,31 +206,20 @@ def evaluation_report(table_iii: pd.DataFrame, per_attribute: pd.DataFrame, face
 def evaluation_mlflow_runs(observations: pd.DataFrame, oracle: pd.DataFrame, predicted: pd.DataFrame,
                            prf: pd.DataFrame, table_iii: pd.DataFrame, per_attribute: pd.DataFrame,
                            face_models: pd.DataFrame, target: pd.DataFrame, clusters: pd.DataFrame, report: str,
-                           weights: Mapping, params: Mapping, rec_params: Mapping) -> dict:
-    """A new MLflow parent run for this evaluation (tables, plots, report as artifacts; headline metrics) with one
-    child run per observation (its params and every system's metrics); returns the run ids."""
+                           prf_chart: plt.Figure, cluster_heatmap: plt.Figure, weights: Mapping, params: Mapping,
+                           rec_params: Mapping) -> dict:
+    """A new MLflow parent run for this evaluation (tables, the two plots, report as artifacts; headline metrics)
+    with one child run per observation (its params and every system's metrics); returns the run ids."""
     roles = _roles(rec_params)
-    overall = prf[(prf["age_group"] == "all") & (prf["relevance"] == "liked")]
-    summary = {f"{r.system}.{r.attributes}.{r.protocol}.{m}_{r.rule}": getattr(r, m)
-               for r in overall.itertuples() for m in ("precision", "recall", "f1_of_means", "mean_f1")}
-    summary["face.all_three_accuracy_table_iii"] = float(table_iii["ours"].iloc[-1])
-    summary["face.all_three_accuracy_observations"] = 100 * float(observations["attributes_right"].mean())
-    flat = {"n_observations": len(observations), "seed": params["seed"], "top_n": params["top_n"],
-            "relevant_min_rating": params["relevant_min_rating"], "estimate_threshold": params["estimate_threshold"],
-            "age_groups": ",".join(params["age_groups"]), "emotion_distribution": dict(params["emotion_distribution"]),
-            "faces": dict(params["faces"]), "context_stance": params["context_stance"], **{
-                f"role.{k}": v for k, v in roles.items()}, **{f"improved_hybrid.{k}": v for k, v in weights.items()}}
     artifacts = {"prf_by_age_group.csv": prf, "face_attribute_accuracy.csv": table_iii,
                  "face_attribute_accuracy_per_attribute.csv": per_attribute, "face_models_comparison.csv": face_models,
                  "improved_hybrid_target.csv": target, "favoured_clusters.csv": clusters,
                  "observations.csv": observations, "evaluation_report.md": report,
-                 "prf_by_age_group.png": reporting.prf_bar_chart(prf, list(dict.fromkeys(prf["system"])),
-                                                                 rule=params["plot_rule"]),
-                 "favoured_clusters.png": reporting.favoured_cluster_heatmap(clusters)}
+                 "prf_by_age_group.png": prf_chart, "favoured_clusters.png": cluster_heatmap}
     scores = pd.concat([predicted, oracle], ignore_index=True)
-    out = tracking.log_evaluation(observations, scores, summary, flat, artifacts, roles["proposed"],
-                                  params["mlflow"]["experiment"], params["mlflow"]["run_name"])
-    plt.close("all")
+    out = log_evaluation(observations, scores, headline_metrics(prf, table_iii, observations),
+                         run_params(params, roles, weights, len(observations)), artifacts, roles["proposed"],
+                         params["mlflow"]["experiment"], params["mlflow"]["run_name"])
     log.info("evaluation: MLflow parent run %s with %d observation runs (%.1fs)", out["parent_run_id"],
              out["child_runs"], out["seconds"])
     return out

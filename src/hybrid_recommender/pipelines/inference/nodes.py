@@ -7,11 +7,13 @@ import logging
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from hybrid_recommender.errors import InputDataError
 from hybrid_recommender.inference.coldstart import cold_start_lists
 from hybrid_recommender.inference.core import Resources, recommend_for_input
 from hybrid_recommender.inference.inputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from hybrid_recommender.inference.settings import settings_from
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +41,16 @@ def batch_recommendations(predictor, recommender, cold_start: dict, movies: pd.D
     resources = Resources(predictor, recommender, cold_start,
                           dict(zip(movies["item_id"].astype(int), movies["title"].astype(str))),
                           dict(getattr(predictor, "model_card", None) or {}))
-    inputs = _expand(list(params.get("batch_inputs") or []))
-    import torch
-
+    settings = settings_from(params)
+    inputs = _expand(list(settings.batch_inputs))
     threads = torch.get_num_threads()
-    torch.set_num_threads(int(params.get("num_threads") or threads))
+    torch.set_num_threads(int(settings.num_threads or threads))
     results = []
     try:
         for i, spec in enumerate(inputs, start=1):
             log.info("inference %d/%d: %s", i, len(inputs), spec)
             try:
-                results.append(recommend_for_input(spec, resources, params, progress=True).to_dict())
+                results.append(recommend_for_input(spec, resources, settings, progress=True).to_dict())
             except InputDataError as exc:
                 log.warning("skipped: %s", exc)
                 results.append({"input": spec, "error": str(exc)})

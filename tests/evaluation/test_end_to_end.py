@@ -93,7 +93,7 @@ def test_notebook_runs_top_to_bottom_through_the_catalog(evaluated, tmp_path, mo
             mlflow.set_tracking_uri(None)
     nb = nbformat.read(project / "notebooks" / "reproduce_paper.ipynb", as_version=4)
     env_before = dict(os.environ)
-    os.environ.update({"HYBRID_PROJECT": str(project), "KEDRO_ENV": "fast", "MLFLOW_TRACKING_URI":
+    os.environ.update({"KEDRO_ENV": "fast", "MLFLOW_TRACKING_URI":
                        f"sqlite:///{project / 'mlflow.db'}"})
     try:
         NotebookClient(nb, timeout=300, kernel_name="python3",

@@ -6,7 +6,7 @@ print accuracy against wall time, the headline accuracies against the targets, t
 
 Each environment is a normal `kedro run --env ENV --pipelines data_engineering,face_models` in this process (so the
 peak memory is this process's), logged to the project's MLflow like any run. The accuracy curve is read back from
-the frame CNN's nested MLflow run (validation emotion accuracy after each epoch: FER2013 PublicTest plus the few CK+
+the frame CNN's nested MLflow run (validation emotion accuracy after each epoch: FER2013 val (carved from Training) plus the few CK+
 validation frames). Results go to data/08_reporting/face_models/benchmark_<env>.md as well as the screen.
 """
 
@@ -31,9 +31,9 @@ from hybrid_recommender.paths import PROJECT_ROOT  # noqa: E402
 
 # issue targets per environment (the CPU model's; `fast` only has the FER2013 one)
 TARGETS = {
-    "cpu": {"fer2013/public_test/emotion_accuracy_centre": 0.68, "utkface/test/gender_accuracy_mtcnn_centre": 0.90,
+    "cpu": {"fer2013/test/emotion_accuracy_centre": 0.68, "utkface/test/gender_accuracy_mtcnn_centre": 0.90,
             "utkface/test/age_group_accuracy_mtcnn_centre": 0.65, "ckplus/test/sequences_fused_accuracy": 0.95},
-    "fast": {"fer2013/public_test/emotion_accuracy_centre": 0.55},
+    "fast": {"fer2013/test/emotion_accuracy_centre": 0.55},
 }
 
 

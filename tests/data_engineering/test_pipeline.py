@@ -73,10 +73,15 @@ def test_data_engineering_runs_on_the_real_data_and_writes_the_report(project_co
     reporting = project_copy / "data" / "08_reporting"
     counts = pd.read_csv(reporting / "ingestion_counts.csv")
     faces = counts[counts["attribute"] == "faces"].set_index(["dataset", "split"])["count"]
-    # Official sizes, true of any complete copy: FER2013 Training 28,709, PublicTest 3,589 (PrivateTest,
-    # 3,589, when present); CK+48 981 frames; MovieLens 100K 100,000 ratings by 943 users.
-    assert faces[("fer2013", "train")] == 28_709 and faces[("fer2013", "val")] == 3_589
-    assert faces.get(("fer2013", "test"), 3_589) == 3_589
+    # Official sizes, true of any complete copy: FER2013 Training 28,709 (train + the carved val), PublicTest
+    # 3,589 (test; PrivateTest is left out under the carved protocol); CK+48 981 frames; MovieLens 100K 100,000
+    # ratings by 943 users.
+    assert faces[("fer2013", "train")] + faces[("fer2013", "val")] == 28_709 and faces[("fer2013", "test")] == 3_589
+    splits = pd.read_csv(reporting / "face_splits.csv").set_index(["dataset", "split"])
+    assert splits.loc[("fer2013", "val"), "sources"] == f"Training {faces[('fer2013', 'val')]}"
+    assert splits.loc[("fer2013", "test"), "sources"] == "PublicTest 3589"
+    assert "stratified by emotion, seed 13" in splits.loc[("fer2013", "val"), "rule"]
+    assert splits.loc[("ckplus", "test"), "use"].startswith("scored only")
     assert faces.xs("ckplus").sum() == 981
     total = counts.set_index(["dataset", "attribute"])["count"]
     assert total[("movielens", "ratings")] == 100_000 and total[("movielens", "users")] == 943

@@ -36,8 +36,8 @@ def _subset(index: pd.DataFrame, pixels: np.ndarray, per_split: dict[str, int], 
 
 @pytest.fixture(scope="session")
 def fer_small(shared_datasets):
-    table = read_fer2013(DataSource(require_shared("fer2013.zip") / "fer2013.zip"), EDGES, GROUPS)
-    return _subset(table.index, table.pixels, {"train": 300, "val": 100})
+    table = read_fer2013(DataSource(require_shared("fer2013.zip") / "fer2013.zip"), EDGES, GROUPS, "carved", 0.1, 13)
+    return _subset(table.index, table.pixels, {"train": 300, "val": 100, "test": 100})
 
 
 @pytest.fixture(scope="session")

@@ -112,7 +112,7 @@ def test_nodes_run_end_to_end_on_small_real_data(tmp_path, fer_small, utk_small,
         assert net_card["trained_steps"] == net_card["planned_steps"] == 3 and net_card["schedule_completed"]
     # the card gives each data set's validation accuracy, never a mean of FER2013 and CK+ (the easy one)
     card = predictor.model_card["validation_accuracy"]
-    for dataset, split in (("fer2013", "FER2013 PublicTest"), ("ckplus", "CK+ val")):
+    for dataset, split in (("fer2013", "FER2013 val"), ("ckplus", "CK+ val")):
         row = metrics[(metrics["model"] == "face_vgg_xs_emotion") & (metrics["dataset"] == dataset)
                       & (metrics["split"] == "val") & (metrics["variant"] == "source/centre_crop")]
         assert card[f"face_vgg_xs_emotion emotion {split} (centre crop)"] == round(float(row["accuracy"].item()), 4)
@@ -122,7 +122,7 @@ def test_nodes_run_end_to_end_on_small_real_data(tmp_path, fer_small, utk_small,
     summary = nodes.summarise_face_models(metrics, video_metrics)
     assert set(summary["dataset"]) == {"fer2013", "utkface", "ckplus"}        # no AFEW row without AFEW data
     assert (summary.loc[summary["dataset"] == "ckplus", "paper"] == "-").all()  # CK+ is never shown as AFEW
-    assert "fer2013/public_test/emotion_accuracy_centre" in nodes.face_models_metrics(summary)
+    assert "fer2013/test/emotion_accuracy_centre" in nodes.face_models_metrics(summary)
 
 
 @pytest.mark.real_data

@@ -44,9 +44,9 @@ def test_the_model_card_keeps_its_keys_and_reads_time_and_device_from_the_networ
         "cpu_capability", "planned_steps", "trained_steps", "schedule_completed", "budget_minutes",
         "planned_minutes", "minutes_with_speed_probe", "train_faces", "validation_faces"}
     assert card["validation_accuracy"] == {
-        "face_vgg_xs_emotion emotion FER2013 PublicTest (centre crop)": 0.5123,
+        "face_vgg_xs_emotion emotion FER2013 val (centre crop)": 0.5123,
         "face_vgg_xs_emotion emotion CK+ val (centre crop)": 0.9,
-        "face_vgg_xs_emotion emotion FER2013 PublicTest (ten-crop)": 0.53,
+        "face_vgg_xs_emotion emotion FER2013 val (ten-crop)": 0.53,
         "face_vgg_xs_gender_age_group gender UTKFace val (centre crop)": 0.8,
         "fused emotion (sequences)": 0.61}
 
@@ -54,16 +54,17 @@ def test_the_model_card_keeps_its_keys_and_reads_time_and_device_from_the_networ
 def test_metric_keys_and_the_summary_keep_their_names():
     row = {"dataset": "utkface", "split": "test", "attribute": "gender", "variant": "mtcnn/ten_crop"}
     assert metric_key(row, "accuracy") == "utkface/test/gender_accuracy_mtcnn_tencrop"
-    fer = {"dataset": "fer2013", "split": "val", "attribute": "emotion", "variant": "source/centre_crop"}
-    assert metric_key(fer, "macro_f1") == "fer2013/public_test/emotion_macro_f1_centre"
+    fer = {"dataset": "fer2013", "split": "test", "attribute": "emotion", "variant": "source/centre_crop"}
+    assert metric_key(fer, "macro_f1") == "fer2013/test/emotion_macro_f1_centre"      # PublicTest when carved
+    assert metric_key({**fer, "split": "val"}, "accuracy") == "fer2013/val/emotion_accuracy_centre"
     frame = pd.DataFrame([{**fer, "accuracy": 0.6}])
     video = pd.DataFrame([{"model": "fused", "dataset": "afew", "split": "test", "accuracy": 0.4}])
     summary = summarise_face_models(frame, video)
     metrics = summary_metrics(summary)
-    assert metrics["fer2013/public_test/emotion_accuracy_centre"] == {"value": 0.6, "step": 0}
+    assert metrics["fer2013/test/emotion_accuracy_centre"] == {"value": 0.6, "step": 0}
     assert metrics["afew/test/sequences_fused_accuracy"] == {"value": 0.4, "step": 0}
     paper = summary.set_index("metric")["paper"]
-    assert paper["fer2013/public_test/emotion_accuracy_centre"] == "VGG-16 FER2013 val 70.96"
+    assert paper["fer2013/test/emotion_accuracy_centre"] == "VGG-16 FER2013 val 70.96"
     assert paper["afew/test/sequences_fused_accuracy"] == "AFEW fused 60.2"
     assert np.isnan(summary.set_index("metric").loc["ckplus/test/emotion_accuracy_centre", "accuracy"])
     assert len(metrics) == 2     # rows without a measured accuracy are not logged

@@ -8,13 +8,11 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-SPLIT_NAMES = {"fer2013": {"val": "public_test", "test": "private_test"}}
-
-
 def metric_key(row: Mapping, metric: str) -> str:
-    """A clean, namespaced MLflow key: ``fer2013/public_test/emotion_accuracy_centre`` (``_mtcnn`` for UTKFace's
-    MTCNN framing)."""
-    split = SPLIT_NAMES.get(row["dataset"], {}).get(row["split"], row["split"])
+    """A clean, namespaced MLflow key: ``fer2013/test/emotion_accuracy_centre`` (``_mtcnn`` for UTKFace's MTCNN
+    framing). The split is named by its part (val chooses, test is only scored), whatever official split plays it:
+    data_engineering's ``face_splits.csv`` says which (FER2013: PublicTest is test under the carved protocol)."""
+    split = row["split"]
     framing, crop = row["variant"].split("/")
     suffix = ("_mtcnn" if framing == "mtcnn" else "") + ("_tencrop" if crop == "ten_crop" else "_centre")
     return f"{row['dataset']}/{split}/{row['attribute']}_{metric}{suffix}"
@@ -36,8 +34,9 @@ def validation_accuracy(rows: list[dict], ten_crop: bool) -> dict[str, float]:
     return {h: float(np.mean(list(v.values()))) for h, v in validation_accuracy_by_dataset(rows, ten_crop).items()}
 
 
-VALIDATION_SPLITS = {"fer2013": "FER2013 PublicTest", "utkface": "UTKFace val", "ckplus": "CK+ val"}
-VALIDATION_SPLIT_NOTES = {"FER2013 PublicTest": "the official PublicTest split",
+VALIDATION_SPLITS = {"fer2013": "FER2013 val", "utkface": "UTKFace val", "ckplus": "CK+ val"}
+VALIDATION_SPLIT_NOTES = {"FER2013 val": "by data_engineering.fer2013.protocol: carved (a stratified, seeded tenth of "
+                                         "Training; PublicTest is test) or official (PublicTest); face_splits.csv",
                           "UTKFace val": "faces picked by a hash of the file name, MTCNN framing",
                           "CK+ val": "held-out subjects"}
 
@@ -87,7 +86,7 @@ def training_schedule(info: Mapping) -> dict:
 
 
 PAPER_FIGURES = {  # the paper's figures for the nearest row (its AFEW and FER2013 numbers)
-    "fer2013/public_test/emotion": "VGG-16 FER2013 val 70.96",
+    "fer2013/test/emotion": "VGG-16 FER2013 val 70.96",
     "cnn_branch": "AFEW CNN 55.3", "lstm_branch": "AFEW LSTM 59.1", "fused": "AFEW fused 60.2",
 }
 

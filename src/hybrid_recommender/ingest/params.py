@@ -3,7 +3,7 @@ of range stops the run before any node). The YAML files hold the values; this th
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     Field,
@@ -45,6 +45,9 @@ class SplitFractions(Section):
 
 class Fer2013(Section):
     exclude_blank: bool
+    protocol: Literal["carved", "official"]
+    validation_fraction: Annotated[float, Field(gt=0, lt=1)]
+    split_seed: int
 
 
 class UtkFace(Section):

@@ -168,8 +168,10 @@ def _faces(dataset: str, source: DataSource | None, inventory: pd.DataFrame, par
 
 def fer2013_faces(source: DataSource | None, inventory: pd.DataFrame, params: dict):
     """FER2013 faces (48x48 grayscale, emotion), their pixels, and skipped files."""
-    return _faces("fer2013", source, inventory, params, lambda: fer2013.read_fer2013(source, *_age_bins(params)),
-                  fer2013.SIZE, 1)
+    cfg = params["fer2013"]
+    return _faces("fer2013", source, inventory, params,
+                  lambda: fer2013.read_fer2013(source, *_age_bins(params), cfg["protocol"], cfg["validation_fraction"],
+                                               cfg["split_seed"]), fer2013.SIZE, 1)
 
 
 def utkface_faces(source: DataSource | None, inventory: pd.DataFrame, params: dict):
@@ -239,6 +241,41 @@ def ingestion_counts(ratings: pd.DataFrame, users: pd.DataFrame, movies: pd.Data
 
 
 SPLITS = ("train", "val", "test")
+SPLIT_ROLES = {"train": "fits the weights",
+               "val": "chooses: checkpoints, early stopping, fusion weights, every setting",
+               "test": "scored only: never chosen on"}
+
+
+def _split_rules(params: dict) -> dict[str, str]:
+    fer, utk, ck = params["fer2013"], params["utkface"], params["ckplus"]
+    carved = (f"protocol carved: val = {fer['validation_fraction']:g} of Training, stratified by emotion, seed "
+              f"{fer['split_seed']}; test = PublicTest; PrivateTest left out")
+    return {"fer2013": carved if fer["protocol"] == "carved" else
+            "protocol official: Training trains, PublicTest validates, PrivateTest tests",
+            "utkface": f"a hash of the file name, fractions {dict(utk['split_fractions'])}",
+            "ckplus": f"a hash of the subject id (subject-independent), fractions {dict(ck['split_fractions'])}",
+            "rafdb": "the official train_/test_ names", "afew": "Train_AFEW, Val_AFEW, Test_AFEW",
+            "labelled_faces": "all test (a user's own labelled faces)"}
+
+
+def face_split_table(params: dict, *face_tables: pd.DataFrame) -> pd.DataFrame:
+    """The split table: per data set and split, its faces (and subjects), the official source files they come from,
+    the rule that assigned them, and what the split may be used for."""
+    rules, rows = _split_rules(params), []
+    for faces in face_tables:
+        if faces.empty:
+            continue
+        dataset = faces["dataset"].iloc[0]
+        for split, part in faces.groupby("split", observed=True, sort=False):
+            sources = (", ".join(f"{k} {v}" for k, v in fer2013.official_usage(part).value_counts().items())
+                       if dataset == "fer2013" else "-")     # the others' rule names their sources
+            rows.append({"dataset": dataset, "split": split, "faces": len(part),
+                         "subjects": int(part["subject"].nunique()), "sources": sources,
+                         "rule": rules.get(dataset, ""), "use": SPLIT_ROLES[split]})
+    order = {s: i for i, s in enumerate(SPLITS)}
+    table = pd.DataFrame(rows, columns=["dataset", "split", "faces", "subjects", "sources", "rule", "use"])
+    return table.sort_values(["dataset", "split"], key=lambda c: c.map(order) if c.name == "split" else c,
+                             ignore_index=True)
 MAX_SKIP_ROWS = 12   # the table lists the most frequent reasons; the full list is ingestion_skip_summary.csv
 
 

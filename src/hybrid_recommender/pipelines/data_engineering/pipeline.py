@@ -40,6 +40,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(nodes.ingestion_counts,
                  inputs=["movielens_ratings", "movielens_users", "movielens_movies", *(f"{n}_faces" for n in FACE_SETS)],
                  outputs="ingestion_counts", name="count_records_per_label"),
+            Node(nodes.face_split_table, inputs=["params:data_engineering", *(f"{n}_faces" for n in FACE_SETS)],
+                 outputs="face_splits", name="tabulate_face_splits"),
             Node(nodes.ingestion_counts_plot, inputs=["ingestion_counts", "ingestion_skip_summary"],
                  outputs="ingestion_counts_plot", name="plot_ingestion_counts"),
         ],

@@ -16,7 +16,7 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from mlflow.entities import Metric, Param
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ EXPERIMENT = "hybrid_recommender"
 PARENT_TAG = "mlflow.parentRunId"
 MAX_BATCH = 1000    # MLflow's log_batch limit on metrics per call
 MAX_PARAM = 6000    # MLflow's limit on a param value's length
+MAX_TAG = 8000      # MLflow's limit on a tag value's length
 
 
 def _flatten(d: Mapping, prefix: str = "") -> dict[str, str]:
@@ -45,6 +46,17 @@ def experiment_id(client: MlflowClient, name: str = EXPERIMENT) -> str:
         return active.info.experiment_id
     found = client.get_experiment_by_name(name)
     return found.experiment_id if found else client.create_experiment(name)
+
+
+def ensure_experiment(client: MlflowClient, name: str, artifact_location: str | None = None) -> str:
+    """The id of experiment ``name``: restored when deleted, created at ``artifact_location`` when missing (given,
+    so that its artifacts never land in MLflow's default ./mlruns of the working directory)."""
+    found = client.get_experiment_by_name(name)
+    if found is None:
+        return client.create_experiment(name, artifact_location=artifact_location)
+    if found.lifecycle_stage == "deleted":
+        client.restore_experiment(found.experiment_id)
+    return found.experiment_id
 
 
 class ChildRun:
@@ -92,15 +104,18 @@ class ChildRun:
         if self.active:
             self.client.log_text(self.run_id, text, name)
 
-    def log_batch(self, metrics: Mapping[str, float] | None = None, params: Mapping[str, Any] | None = None) -> None:
-        """Many metrics and flat params in few calls (``log_metrics``/``log_params`` make one call per key)."""
+    def log_batch(self, metrics: Mapping[str, float] | None = None, params: Mapping[str, Any] | None = None,
+                  tags: Mapping[str, Any] | None = None) -> None:
+        """Many metrics, flat params and tags in few calls (``log_metrics``/``log_params`` make one call per key)."""
         if not self.active:
             return
         now = int(time.time() * 1000)
         ms = [Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()]
         ps = [Param(k, str(v)[:MAX_PARAM]) for k, v in (params or {}).items()]
+        ts = [RunTag(k, str(v)[:MAX_TAG]) for k, v in (tags or {}).items()]
         for i in range(0, max(len(ms), 1), MAX_BATCH):
-            self.client.log_batch(self.run_id, metrics=ms[i:i + MAX_BATCH], params=ps if i == 0 else [])
+            self.client.log_batch(self.run_id, metrics=ms[i:i + MAX_BATCH], params=ps if i == 0 else [],
+                                  tags=ts if i == 0 else [])
 
     def log_objects(self, objects: Mapping[str, Any]) -> None:
         """Tables (csv), texts and matplotlib figures as artifacts, each under its name."""
@@ -132,16 +147,18 @@ class ChildRun:
 
 
 def start_run(name: str, tags: Mapping[str, str] | None = None, parent: ChildRun | None = None,
-              experiment: str = EXPERIMENT) -> ChildRun:
+              experiment: str = EXPERIMENT, *, in_experiment_id: str | None = None, nested: bool = True) -> ChildRun:
     """A new run: a child of ``parent`` when given, else of the active run (kedro-mlflow's) when there is one,
-    else a top-level run of ``experiment``. The caller finishes it (:meth:`ChildRun.finish`)."""
+    else a top-level run of ``experiment``. ``in_experiment_id`` puts it in that experiment instead;
+    ``nested=False`` makes it nobody's child. The caller finishes it (:meth:`ChildRun.finish`)."""
     client = MlflowClient()
     all_tags = dict(tags or {})
     active = mlflow.active_run()
     parent_id = parent.run_id if parent is not None else (active.info.run_id if active is not None else None)
-    if parent_id is not None:
+    if nested and parent_id is not None:
         all_tags[PARENT_TAG] = parent_id
-    exp = parent.experiment_id if parent is not None and parent.experiment_id else experiment_id(client, experiment)
+    exp = in_experiment_id or (parent.experiment_id if parent is not None and parent.experiment_id
+                               else experiment_id(client, experiment))
     run = client.create_run(experiment_id=exp, tags=all_tags, run_name=name)
     return ChildRun(run.info.run_id, exp)
 

@@ -18,7 +18,6 @@ from tests.data_engineering.builders import (
     zip_folder,
 )
 
-
 CARVED = ("carved", 0.1, 13)   # the project's protocol: validation carved out of Training, PublicTest tests
 
 

@@ -96,13 +96,16 @@ def pixels_rows(table, pixels):
 
 
 @pytest.fixture(scope="session")
-def evaluated(split, systems, params, rec_params, age_bins, tiny_predictor, utk_small, fer_small):
+def evaluated(split, systems, params, rec_params, age_bins, tiny_predictor, utk_small, fer_small, ckplus_table):
     """The evaluation nodes end to end on small real data: viewers whose (age group, gender) and emotion have a
-    face in the small face sets, the tiny predictor, the fitted systems plus the improved hybrid."""
+    face in the small face sets, real CK+ test sequences as face tracks, the tiny predictor, the fitted systems
+    plus the improved hybrid."""
     train, test, users, movies = split
     predictions = nodes.held_out_face_predictions(tiny_predictor, *utk_small, *fer_small, *empty_table(), params)
     age = predictions[predictions["role"] == "age"]
     have = set(map(tuple, age[["age_group", "gender"]].drop_duplicates().to_numpy()))
+    tracks = nodes.held_out_track_predictions(tiny_predictor, *ckplus_table, *empty_table(), *fer_small,
+                                              *empty_table(), params)
     viewers = nodes.evaluation_viewers(users, test, {**params, "n_observations": 40})
     viewers = viewers[[(a, g) in have and e in set(predictions["emotion"].dropna())
                        for a, g, e in zip(viewers["age_group"], viewers["gender"], viewers["emotion"])]]
@@ -110,20 +113,24 @@ def evaluated(split, systems, params, rec_params, age_bins, tiny_predictor, utk_
     weights, grid = nodes.improved_hybrid_weights(train, users, movies, params, rec_params, age_bins)
     every = nodes.evaluated_systems(systems, train, users, movies, weights, params, rec_params, age_bins)
     oracle = nodes.oracle_scores(viewers, every, train, test, movies, params, rec_params)
-    observations = nodes.evaluation_observations(viewers, predictions, params)
+    observations = nodes.evaluation_observations(viewers, predictions, tracks, params)
     predicted = nodes.predicted_scores(observations, every, train, test, movies, params, rec_params)
-    prf, target = nodes.prf_by_age_group(oracle, predicted, params, rec_params)
-    table3, per_attribute = nodes.face_attribute_accuracy(predictions, observations, params)
-    summary = summarise_face_models(pd.DataFrame([{"dataset": "fer2013", "split": "val", "attribute": "emotion",
+    prf, differences, target = nodes.prf_by_age_group(oracle, predicted, params, rec_params)
+    labelled = nodes.labelled_face_predictions(tiny_predictor, None, params, load_params("data_engineering"))
+    products, factors, joint, per_attribute = nodes.face_attribute_accuracy(predictions, observations, tracks,
+                                                                            labelled, params)
+    summary = summarise_face_models(pd.DataFrame([{"dataset": "fer2013", "split": "test", "attribute": "emotion",
                                          "variant": "source/centre_crop", "accuracy": 0.25}]), pd.DataFrame())
     face_models = nodes.face_models_comparison(summary)
     clusters = nodes.favoured_clusters(every, rec_params, age_bins)
-    report = nodes.evaluation_report(table3, per_attribute, face_models, prf, target, weights, clusters,
-                                     observations, params)
+    report = nodes.evaluation_report(products, factors, joint, per_attribute, face_models, prf, differences, target,
+                                     weights, clusters, observations, params)
     return {"evaluation_viewers": viewers, "improved_hybrid_weights": weights, "improved_hybrid_validation": grid,
             "evaluation_oracle_scores": oracle, "evaluation_face_predictions": predictions,
+            "evaluation_track_predictions": tracks, "labelled_face_predictions": labelled,
             "evaluation_observations": observations, "evaluation_predicted_scores": predicted,
-            "prf_by_age_group": prf, "improved_hybrid_target": target, "face_attribute_accuracy": table3,
+            "prf_by_age_group": prf, "prf_differences": differences, "improved_hybrid_target": target,
+            "face_attribute_accuracy": products, "table_iii_factors": factors, "table_iii_joint": joint,
             "face_attribute_accuracy_per_attribute": per_attribute, "face_models_comparison": face_models,
             "favoured_clusters": clusters, "evaluation_report": report,
             "favoured_cluster_heatmap": nodes.favoured_cluster_heatmap(clusters),

@@ -41,16 +41,26 @@ def test_sampler_rejects_bad_configuration_with_a_clear_message(split, params):
 @pytest.mark.real_data
 @pytest.mark.slow
 def test_composite_faces_match_the_viewer_and_carry_the_predictors_labels(split, params, tiny_predictor,
-                                                                          utk_small, fer_small):
+                                                                          utk_small, fer_small, ckplus_table):
     _, test, users, _ = split
     viewers = obs_mod.sample_viewers(users, test, params)
     predictions = nodes.held_out_face_predictions(tiny_predictor, *utk_small, *fer_small, *empty_table(), params)
-    # UTKFace's test split and FER2013's val split (no test split here) are the held-out faces
+    # only test faces: UTKFace's test split and FER2013's PublicTest (test under the carved protocol), never val
     age = predictions[predictions["role"] == "age"]
     assert set(age["face_id"]) <= set(utk_small[0].loc[utk_small[0]["split"] == "test", "face_id"])
     assert set(age["age_group"]) <= set(params["age_groups"])
     emo = predictions[predictions["role"] == "emotion"]
-    assert set(emo["face_id"]) <= set(fer_small[0].loc[fer_small[0]["split"] == "val", "face_id"])
+    assert set(emo["face_id"]) <= set(fer_small[0].loc[fer_small[0]["split"] == "test", "face_id"])
+    assert emo["face_id"].str.contains("PublicTest").all()
+    tracks = nodes.held_out_track_predictions(tiny_predictor, *ckplus_table, *empty_table(), *fer_small,
+                                              *empty_table(), params)
+    ck = ckplus_table[0]
+    test_subjects = set(ck.loc[ck["split"] == "test", "subject"])
+    sequences = tracks[tracks["kind"] == "sequence"]
+    assert set(sequences["subject"]) <= test_subjects and len(sequences) == ck.loc[
+        (ck["split"] == "test") & (ck["emotion"] != "contempt"), "sequence_id"].nunique()
+    stills = tracks[tracks["kind"] != "sequence"]                  # CK+ has no neutral: FER2013 test stills
+    assert set(stills["emotion"]) == {"neutral"} and (stills["frames"] == 1).all()
     assert {"pred_age_group", "pred_gender", "pred_emotion"} <= set(predictions.columns)
     assert set(predictions["pred_emotion"]) <= set(tiny_predictor.labels["emotion"])
 
@@ -60,14 +70,18 @@ def test_composite_faces_match_the_viewer_and_carry_the_predictors_labels(split,
     ok = viewers[[(a, g) in have and e in have_emotion
                   for a, g, e in zip(viewers["age_group"], viewers["gender"], viewers["emotion"])]]
     assert len(ok) >= 3
-    observed = nodes.evaluation_observations(ok, predictions, params)
+    observed = nodes.evaluation_observations(ok, predictions, tracks, params)
     faces = predictions.drop_duplicates("face_id").set_index("face_id")
     assert (faces.loc[observed["age_face_id"], "age_group"].to_numpy() == observed["age_group"].to_numpy()).all()
     assert (faces.loc[observed["age_face_id"], "gender"].to_numpy() == observed["gender"].to_numpy()).all()
     assert (faces.loc[observed["emotion_face_id"], "emotion"].to_numpy() == observed["emotion"].to_numpy()).all()
     assert (faces.loc[observed["emotion_face_id"], "pred_emotion"].to_numpy() == observed["pred_emotion"]).all()
-    assert observed.equals(nodes.evaluation_observations(ok, predictions, params))
+    assert observed.equals(nodes.evaluation_observations(ok, predictions, tracks, params))
+    by_track = tracks.set_index("track_id")
+    assert (by_track.loc[observed["emotion_track_id"], "emotion"].to_numpy() == observed["emotion"].to_numpy()).all()
+    assert (by_track.loc[observed["emotion_track_id"], "video_emotion"].to_numpy()
+            == observed["video_emotion"].to_numpy()).all()
 
     no_teens = predictions[~((predictions["role"] == "age") & (predictions["age_group"] == "8-14"))]
     with pytest.raises(ValueError, match="no held-out utkface face of a (male|female) aged 8-14"):
-        nodes.evaluation_observations(viewers[viewers["age_group"] == "8-14"], no_teens, params)
+        nodes.evaluation_observations(viewers[viewers["age_group"] == "8-14"], no_teens, tracks, params)

@@ -1,4 +1,4 @@
-"""Scoring on constructed and real cases: oracle vs predicted attributes, the improved hybrid, same seed, same
+"""Scoring on constructed and real cases: oracle vs still-face attributes, the improved hybrid, same seed, same
 tables; MLflow: one parent and exactly n observation children in a temporary tracking store."""
 
 from __future__ import annotations
@@ -9,9 +9,14 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from hybrid_recommender.evaluation.observation_runs import log_evaluation
-from hybrid_recommender.evaluation.scoring import aggregate_scores, score_observations
+from hybrid_recommender.evaluation.scoring import (
+    ATTRIBUTE_COLUMNS,
+    aggregate_scores,
+    estimates_ratings,
+    score_observations,
+)
 from hybrid_recommender.pipelines.evaluation import nodes
-from hybrid_recommender.recommender import GroupPopularity
+from hybrid_recommender.recommender import DemographicSVD, GroupPopularity
 from hybrid_recommender.recommender.improved import (
     ImprovedHybridRecommender,
     congruent_items,
@@ -31,7 +36,7 @@ def _toy_case():
     return train, test, users, movies, clusters, obs
 
 
-def test_oracle_attributes_score_at_least_the_predicted_ones_on_a_constructed_case():
+def test_oracle_attributes_score_at_least_the_still_face_ones_on_a_constructed_case():
     train, test, users, movies, clusters, obs = _toy_case()
     params = recommendation_params()
     rec = GroupPopularity(min_users=5, min_ratings=20).fit(train, users, movies, clusters)
@@ -39,19 +44,46 @@ def test_oracle_attributes_score_at_least_the_predicted_ones_on_a_constructed_ca
                                          popularity_weight=1.0, emotion_weight=0.0).fit(train, users, movies)
     congruent = congruent_items(movies, params["affinity"], "mood_congruence")
     systems = {"group_popularity": rec, "improved_hybrid": improved}
-    out = {a: score_observations(obs, systems, train, test, congruent, a, 3, 4, 3.5) for a in ("oracle", "predicted")}
+    out = {a: score_observations(obs, systems, train, test, congruent, a, 3, 4, 3.5) for a in ("oracle", "still")}
     for attributes, table in out.items():
         assert set(table["protocol"]) == {"rated_candidates", "full_ranking"} and len(table) == 2 * 2 * 2
         assert not (set(" ".join(table["top_items"]).split()) & {"1", "2", "3"})   # never a training movie
     key = ["system", "protocol", "relevance"]
-    oracle, predicted = (out[a].set_index(key)["hits"] for a in ("oracle", "predicted"))
-    assert (oracle >= predicted).all() and oracle.sum() > predicted.sum()
+    oracle, still = (out[a].set_index(key)["hits"] for a in ("oracle", "still"))
+    assert (oracle >= still).all() and oracle.sum() > still.sum()
     full = out["oracle"].set_index(key).loc[("group_popularity", "full_ranking", "liked")]
     assert (full["hits"], full["recommended"], full["relevant"]) == (3, 3, 3)        # dramas 4, 5, 6
-    assert out["predicted"].set_index(key).loc[("group_popularity", "full_ranking", "liked"), "hits"] == 0
+    assert out["still"].set_index(key).loc[("group_popularity", "full_ranking", "liked"), "hits"] == 0
     # sad is congruent with Drama: every liked held-out drama is also context-relevant
     ctx = out["oracle"].set_index(key).loc[("group_popularity", "full_ranking", "context")]
     assert ctx["relevant"] == 3
+
+
+def test_rated_candidates_for_every_system_the_threshold_only_for_rating_estimators():
+    train, test, users, movies, clusters, obs = _toy_case()
+    svd = DemographicSVD(min_users=5, min_ratings=20).fit(train, users, movies, clusters)
+    pop = GroupPopularity(min_users=5, min_ratings=20).fit(train, users, movies, clusters)
+    congruent = congruent_items(movies, recommendation_params()["affinity"], "mood_congruence")
+    assert estimates_ratings(svd) and not estimates_ratings(pop)
+    assert set(ATTRIBUTE_COLUMNS) == {"oracle", "still", "video", "video_cnn_branch", "video_lstm_branch"}
+    # 4 held-out ratings: eligible for the rated-candidates protocols with n = 3, not with n = 4
+    for n, observations in ((3, 1), (4, 0)):
+        scores = score_observations(obs, {"demographic_svd": svd, "group_popularity": pop}, train, test, congruent,
+                                    "oracle", n, 4, 3.5)
+        assert (scores["held_out"] == 4).all() and (scores["top_n"] == n).all()
+        protocols = scores.groupby("system")["protocol"].agg(set)
+        assert protocols["demographic_svd"] == {"rated_candidates", "rated_candidates_threshold", "full_ranking"}
+        assert protocols["group_popularity"] == {"rated_candidates", "full_ranking"}
+        agg = aggregate_scores(scores, 20, 0.95, 0).set_index(["system", "protocol", "relevance", "rule", "age_group"])
+        rated = agg.loc[("demographic_svd", "rated_candidates_threshold", "liked", "zero", "all")]
+        assert (rated["observations"], rated["excluded_observations"]) == (observations, 1 - observations)
+        assert rated["subset"] == f"held-out ratings > {n}"
+        assert agg.loc[("group_popularity", "full_ranking", "liked", "zero", "25-37"), "subset"] == "all"
+    # n = 3, no threshold: the top 3 of the held-out 4, 5, 6, 15 by the system's own order; the movies it does
+    # not rank come last
+    scores = score_observations(obs, {"group_popularity": pop}, train, test, congruent, "oracle", 3, 4, 3.5)
+    rated = scores[(scores["protocol"] == "rated_candidates") & (scores["relevance"] == "liked")].iloc[0]
+    assert (rated["hits"], rated["recommended"], rated["relevant"]) == (3, 3, 3)
 
 
 def test_improved_hybrid_emotion_is_soft_and_neutral_means_no_preference():
@@ -93,13 +125,14 @@ def test_same_seed_gives_identical_tables_and_improved_weights_come_from_validat
     again = nodes.prf_by_age_group_oracle(nodes.oracle_scores(viewers, every, train, test, movies, params,
                                                               rec_params), params, rec_params)[0]
     pd.testing.assert_frame_equal(table, again)
-    assert len(first) == len(viewers) * len(every) * 2 * 2
+    assert len(first) == len(viewers) * 2 * sum(2 + estimates_ratings(rec) for rec in every.values())
     assert set(table["age_group"]) == {*params["age_groups"], "all"} and set(table["rule"]) == {"zero", "one"}
-    assert (table["precision_low"] <= table["precision"]).all() and (table["precision"] <= table["precision_high"]).all()
+    held = table[table["observations"] > 0]       # rated candidates: a group may have no viewer with > N held out
+    assert (held["precision_low"] <= held["precision"]).all() and (held["precision"] <= held["precision_high"]).all()
     proposed = table[(table["role"] == "proposed") & (table["age_group"] == "25-37")]
     assert proposed["paper_precision"].eq(0.873).all() and "0.873 (" in md
     # undefined rule 'one' can only raise precision and recall
-    zero, one = (table[table["rule"] == r].reset_index(drop=True) for r in ("zero", "one"))
+    zero, one = (held[held["rule"] == r].reset_index(drop=True) for r in ("zero", "one"))
     assert (one["precision"] >= zero["precision"] - 1e-12).all() and (one["recall"] >= zero["recall"] - 1e-12).all()
 
 
@@ -113,7 +146,7 @@ def test_mlflow_parent_with_exactly_n_children_in_a_temporary_store(tmp_path, mo
     rec = GroupPopularity(min_users=5, min_ratings=20).fit(train, users, movies, clusters)
     congruent = congruent_items(movies, recommendation_params()["affinity"], "mood_congruence")
     scores = pd.concat([score_observations(obs, {"group_popularity": rec}, train, test, congruent, a, 3, 4, 3.5)
-                        for a in ("oracle", "predicted")])
+                        for a in ("oracle", "still")])
     agg = aggregate_scores(scores, 50, 0.95, 0)
     try:
         out = log_evaluation(obs, scores, {"overall": 0.5}, {"n_observations": 5}, {"table.csv": agg,
@@ -124,18 +157,21 @@ def test_mlflow_parent_with_exactly_n_children_in_a_temporary_store(tmp_path, mo
         mlflow.set_tracking_uri(None)
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert out["child_runs"] == 5 and again["parent_run_id"] != out["parent_run_id"]
-    runs = client.search_runs([out["experiment_id"]], max_results=100)
-    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == out["parent_run_id"]]
-    assert len(children) == 5 and len(runs) == 2 + 2 * 5
+    # the experiment's first page holds the parents people compare; the observations have their own experiment
+    assert len(client.search_runs([out["experiment_id"]], max_results=100)) == 2
+    children = client.search_runs([out["observations_experiment_id"]],
+                                  f"tags.`evaluation.parent_run_id` = '{out['parent_run_id']}'", max_results=100)
+    assert len(children) == 5
     child = children[0]
     assert {"user_id", "gender", "pred_gender", "emotion", "pred_emotion", "age_face_id", "emotion_face_id",
-            "oracle.fallback", "predicted.group_used"} <= set(child.data.params)
+            "oracle.fallback", "still.group_used"} <= set(child.data.params)
     assert child.data.params["pred_gender"] == "female"
     for name in ("group_popularity.oracle.liked.full_ranking.precision_zero",
-                 "group_popularity.predicted.context.rated_candidates.f1_one",
+                 "group_popularity.still.context.rated_candidates.f1_one",
                  "group_popularity.oracle.liked.full_ranking.hits"):
         assert name in child.data.metrics
     assert child.data.metrics["group_popularity.oracle.liked.full_ranking.hits"] == 3
+    assert child.data.metrics["attributes_right"] == 0.0
     parent = client.get_run(out["parent_run_id"])
     assert parent.data.metrics["overall"] == 0.5 and parent.data.params["n_observations"] == "5"
     assert {a.path for a in client.list_artifacts(out["parent_run_id"])} == {"table.csv", "report.md"}

@@ -2,8 +2,12 @@
 
 The paper ran 150 observations of viewers in front of a camera; we have none, so an observation is built from
 real data: a MovieLens user of one of the paper's age groups (stratified), an emotion drawn from a configured
-distribution, and a composite face: a UTKFace held-out face with the viewer's age group and gender and an
-emotion data set's held-out face with the observation's emotion.
+distribution, and a composite face: a UTKFace test face with the viewer's age group and gender and an emotion
+data set's test face with the observation's emotion (the *still* path), plus a test face *track* showing the
+emotion, read through the predictor's video path (both branches, fused): a held-out CK+ (or AFEW) test-subject
+sequence, or, for an emotion no sequence shows (CK+ has no neutral), the still face as a one-frame track.
+
+Only test splits are used: nothing any model or setting was chosen on (train, val) is ever scored here.
 """
 
 from __future__ import annotations
@@ -55,17 +59,75 @@ def _distribution(dist: Mapping[str, float]) -> tuple[list[str], np.ndarray]:
     return emotions, probs / probs.sum()
 
 
-def held_out_faces(faces: pd.DataFrame, splits: Sequence[str], label_columns: Sequence[str],
-                   dataset: str) -> pd.DataFrame:
-    """The first of `splits` that a face table has (e.g. test, else val), non-blank faces with every label."""
-    for split in splits:
-        chosen = faces[(faces["split"] == split) & ~faces["is_blank"].fillna(False).astype(bool)]
-        chosen = chosen.dropna(subset=list(label_columns))
-        if len(chosen):
-            out = chosen.copy()
-            out["age_group"] = out["age_group"].astype("string")
-            return out.reset_index(drop=True)
-    raise ValueError(f"{dataset}: no face in the held-out splits {list(splits)} with labels {list(label_columns)}")
+TEST = "test"
+
+
+def held_out_faces(faces: pd.DataFrame, label_columns: Sequence[str], dataset: str) -> pd.DataFrame:
+    """A face table's test faces (non-blank, with every label): the split nothing was chosen on."""
+    chosen = faces[(faces["split"] == TEST) & ~faces["is_blank"].fillna(False).astype(bool)]
+    chosen = chosen.dropna(subset=list(label_columns))
+    if chosen.empty:
+        raise ValueError(f"{dataset}: no test face with labels {list(label_columns)}; evaluation scores test faces "
+                         f"only (data_engineering's face_splits.csv lists each data set's splits)")
+    out = chosen.copy()
+    out["age_group"] = out["age_group"].astype("string")
+    return out.reset_index(drop=True)
+
+
+def held_out_tracks(faces: pd.DataFrame, emotions: Sequence[str]) -> pd.DataFrame:
+    """Test-split sequences (one row each) showing one of ``emotions``: track_id, dataset, emotion, subject and
+    the pixel rows of its frames in frame order."""
+    seq = faces[(faces["split"] == TEST) & faces["sequence_id"].notna() & faces["emotion"].isin(list(emotions))]
+    seq = seq.sort_values(["sequence_id", "frame_index"])
+    tracks = seq.groupby("sequence_id", sort=True).agg(
+        dataset=("dataset", "first"), emotion=("emotion", "first"), subject=("subject", "first"),
+        pixel_rows=("pixel_row", list)).reset_index().rename(columns={"sequence_id": "track_id"})
+    tracks["emotion"] = tracks["emotion"].astype(str)
+    tracks["kind"] = "sequence"
+    return tracks
+
+
+def still_tracks(faces: pd.DataFrame) -> pd.DataFrame:
+    """Still faces as one-frame tracks (predict_sequence reads a still as a one-frame sequence)."""
+    return pd.DataFrame({"track_id": faces["face_id"].astype(str), "dataset": faces["dataset"].astype(str),
+                         "emotion": faces["emotion"].astype(str), "subject": None,
+                         "pixel_rows": [[int(r)] for r in faces["pixel_row"]], "kind": "one-frame still"})
+
+
+VIDEO_COLUMNS = {"fused": "video_emotion", "cnn_branch": "video_emotion_cnn_branch",
+                 "lstm_branch": "video_emotion_lstm_branch"}
+
+
+def predict_tracks(predictor, tracks: pd.DataFrame, pixels: np.ndarray, desc: str) -> pd.DataFrame:
+    """The video path's emotion for every track: fused and each branch (empty where the predictor has none)."""
+    labels = list(predictor.labels["emotion"])
+    rows = []
+    for rows_of_track in tqdm(tracks["pixel_rows"], desc=desc, leave=False):
+        out = predictor.predict_sequence(np.ascontiguousarray(pixels[np.asarray(rows_of_track, np.int64)]))
+        probs = {"fused": out["emotion"], **out["branches"]}
+        rows.append({col: labels[int(np.argmax(probs[k]))] if k in probs else None
+                     for k, col in VIDEO_COLUMNS.items()}
+                    | {"video_emotion_prob": float(np.max(out["emotion"])), "frames": len(rows_of_track)})
+    return pd.concat([tracks.drop(columns="pixel_rows").reset_index(drop=True),
+                      pd.DataFrame(rows, index=range(len(tracks)))], axis=1)
+
+
+def assign_tracks(observations: pd.DataFrame, tracks: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Each observation's face track: a test sequence showing its emotion, drawn at random (seeded); where no
+    sequence shows it, its own still emotion face as a one-frame track."""
+    rng = np.random.default_rng(int(seed))
+    sequences = tracks[tracks["kind"] == "sequence"]
+    by_emotion = {k: g["track_id"].to_numpy() for k, g in sequences.groupby("emotion")}
+    ids = [rng.choice(by_emotion[e]) if e in by_emotion else still
+           for e, still in zip(observations["emotion"], observations["emotion_face_id"])]
+    info = tracks.set_index("track_id")
+    missing = sorted(set(ids) - set(info.index))
+    if missing:
+        raise ValueError(f"no predicted track for {missing[:3]}: the track predictions must cover every still "
+                         f"emotion face of an emotion no sequence shows")
+    return observations.assign(emotion_track_id=ids, emotion_track_dataset=info.loc[ids, "dataset"].to_numpy(),
+                               emotion_track_kind=info.loc[ids, "kind"].to_numpy(),
+                               **{c: info.loc[ids, c].to_numpy() for c in VIDEO_COLUMNS.values()})
 
 
 def assign_faces(viewers: pd.DataFrame, age_faces: pd.DataFrame, emotion_faces: pd.DataFrame,
@@ -115,6 +177,8 @@ def attach_predictions(observations: pd.DataFrame, predictions: pd.DataFrame) ->
     for col in ("age_group", "gender"):
         out[f"pred_{col}"] = pred.loc[out["age_face_id"], f"pred_{col}"].to_numpy()
     out["pred_emotion"] = pred.loc[out["emotion_face_id"], "pred_emotion"].to_numpy()
-    out["attributes_right"] = ((out["pred_age_group"] == out["age_group"]) & (out["pred_gender"] == out["gender"])
-                               & (out["pred_emotion"] == out["emotion"]))
+    person_right = (out["pred_age_group"] == out["age_group"]) & (out["pred_gender"] == out["gender"])
+    out["attributes_right"] = person_right & (out["pred_emotion"] == out["emotion"])
+    if "video_emotion" in out:
+        out["attributes_right_video"] = person_right & (out["video_emotion"] == out["emotion"])
     return out

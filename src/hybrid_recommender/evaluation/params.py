@@ -17,9 +17,9 @@ from hybrid_recommender.recommender.params import Emotion, Rating, Stance
 
 
 class Faces(Section):
-    splits: Annotated[list[Literal["train", "val", "test"]], Field(min_length=1)]
     age_dataset: Literal["utkface", "rafdb"]
     emotion_dataset: Literal["fer2013", "rafdb"]
+    track_datasets: Annotated[list[Literal["afew", "ckplus"]], Field(min_length=1)]
 
 
 class Bootstrap(Section):

@@ -7,19 +7,28 @@ from collections.abc import Mapping
 import pandas as pd
 from tqdm.auto import tqdm
 
+from hybrid_recommender.evaluation.statistics import (  # paired_differences: re-exported for the pipeline
+    metric_values,
+    paired_differences,
+    percentile_interval,
+    resampled_means,
+)
 from hybrid_recommender.recommender.base import Recommender, Viewer
 from hybrid_recommender.recommender.baselines import DemographicSVD, GlobalSVD
 from hybrid_recommender.recommender.ranking_metrics import (
-    PROTOCOLS,
-    UNDEFINED_RULES,
-    bootstrap_means,
     full_ranking_counts,
     rated_candidates_counts,
-    with_metrics,
 )
 
+__all__ = ["ATTRIBUTE_COLUMNS", "aggregate_scores", "estimates_ratings", "paired_differences", "score_observations"]
+
+# the viewer's (age group, gender, emotion) as each source gives them: the truth, or the face predictor's reading of
+# a still face or of a video (fused, or one branch of the video emotion model alone)
 ATTRIBUTE_COLUMNS = {"oracle": ("age_group", "gender", "emotion"),
-                     "predicted": ("pred_age_group", "pred_gender", "pred_emotion")}
+                     "still": ("pred_age_group", "pred_gender", "pred_emotion"),
+                     "video": ("pred_age_group", "pred_gender", "video_emotion"),
+                     "video_cnn_branch": ("pred_age_group", "pred_gender", "video_emotion_cnn_branch"),
+                     "video_lstm_branch": ("pred_age_group", "pred_gender", "video_emotion_lstm_branch")}
 RELEVANCE = ("liked", "context")
 
 
@@ -32,8 +41,9 @@ def estimates_ratings(rec: Recommender) -> bool:
 def score_observations(observations: pd.DataFrame, systems: Mapping[str, Recommender], train: pd.DataFrame,
                        test: pd.DataFrame, congruent: Mapping[str, frozenset], attributes: str, n: int,
                        relevant_min_rating: int, estimate_threshold: float) -> pd.DataFrame:
-    """One row per (observation, system, protocol, relevance): hits, recommended and relevant counts, plus the
-    group the system used and (for the paper's hybrid) the favoured cluster."""
+    """One row per (observation, system, protocol, relevance): hits, recommended and relevant counts, the viewer's
+    number of held-out ratings and n (aggregate_scores' subset rule), the group the system used and (for the
+    paper's hybrid) the favoured cluster. rated_candidates_threshold only for systems that estimate ratings."""
     cols = ATTRIBUTE_COLUMNS[attributes]
     history = train.groupby("user_id")["item_id"].agg(frozenset)
     held = test.groupby("user_id")["item_id"].agg(list)
@@ -41,6 +51,7 @@ def score_observations(observations: pd.DataFrame, systems: Mapping[str, Recomme
     rows = []
     for obs in tqdm(observations.to_dict("records"), desc=f"score {attributes} observations", leave=False):
         uid = int(obs["user_id"])
+        candidates = held.get(uid, [])
         relevant = {"liked": liked.get(uid, frozenset())}
         relevant["context"] = relevant["liked"] & congruent[obs["emotion"]]   # the viewer's true emotion
         viewer = Viewer(age_group=obs[cols[0]], gender=obs[cols[1]], emotion=obs[cols[2]],
@@ -54,35 +65,34 @@ def score_observations(observations: pd.DataFrame, systems: Mapping[str, Recomme
             info = {"obs_id": obs["obs_id"], "user_id": uid, "age_group": obs["age_group"], "system": name,
                     "attributes": attributes, "group_used": ",".join(ages) if isinstance(ages, list) else str(ages or ""),
                     "fallback": ex.get("fallback", "none"), "favoured_cluster": int(ex.get("favoured_cluster", -1)),
-                    "top_items": " ".join(map(str, top.item_ids))}
-            threshold = estimate_threshold if estimates_ratings(rec) else None
+                    "top_items": " ".join(map(str, top.item_ids)), "held_out": len(candidates), "top_n": int(n)}
             for rel_name, rel in relevant.items():
-                counts = {"full_ranking": full_ranking_counts(top.item_ids, rel),
-                          "rated_candidates": rated_candidates_counts(ranking.item_ids, ranking.scores, held[uid],
-                                                                      rel, n, threshold)}
-                for protocol in PROTOCOLS:
-                    h, k, m = counts[protocol]
+                counts = {"rated_candidates": rated_candidates_counts(ranking.item_ids, ranking.scores, candidates,
+                                                                      rel, n, None)}
+                if estimates_ratings(rec):
+                    counts["rated_candidates_threshold"] = rated_candidates_counts(
+                        ranking.item_ids, ranking.scores, candidates, rel, n, estimate_threshold)
+                counts["full_ranking"] = full_ranking_counts(top.item_ids, rel)
+                for protocol, (h, k, m) in counts.items():
                     rows.append({**info, "protocol": protocol, "relevance": rel_name, "hits": h, "recommended": k,
                                  "relevant": m})
     return pd.DataFrame(rows)
 
 
 def aggregate_scores(scores: pd.DataFrame, n_boot: int, level: float, seed: int) -> pd.DataFrame:
-    """Means with percentile bootstrap intervals per (system, attributes, relevance, protocol, rule) and age group
-    (and `all`): precision, recall, mean of per-observation F1 and F1 of the mean precision and recall."""
-    keys = ["system", "attributes", "relevance", "protocol"]
-    rows = []
-    for rule in UNDEFINED_RULES:
-        table = with_metrics(scores, rule)
-        for key, part in table.groupby(keys, sort=False):
-            for age_group, sub in [*part.groupby("age_group", sort=False), ("all", part)]:
-                stats = bootstrap_means({"precision": sub["precision"], "recall": sub["recall"], "f1": sub["f1"]},
-                                        n_boot, level, seed)
-                row = {**dict(zip(keys, key)), "rule": rule, "age_group": age_group, "observations": len(sub),
-                       "undefined_precision": int((sub["recommended"] == 0).sum()),
-                       "undefined_recall": int((sub["relevant"] == 0).sum())}
-                for name, out in (("precision", "precision"), ("recall", "recall"), ("f1", "mean_f1"),
-                                  ("f1_of_means", "f1_of_means")):
-                    row[out], row[f"{out}_low"], row[f"{out}_high"] = stats[name]
-                rows.append(row)
-    return pd.DataFrame(rows)
+    """Means over observations with cluster-bootstrap percentile intervals (viewers resampled within age groups,
+    stratified for "all"; `statistics.viewer_draws`) per (system, attributes, relevance, protocol, rule) and age
+    group: precision, recall, mean of per-observation F1 and F1 of the mean precision and recall. The
+    rated-candidates protocols count only viewers with more than top_n held-out ratings (`subset`)."""
+    info, est, boot = resampled_means(scores, n_boot, seed)
+    out = info.drop(columns="obs_ids")
+    for name, (e, b) in metric_values(est, boot).items():
+        out[name] = e
+        out[f"{name}_low"], out[f"{name}_high"] = percentile_interval(b, level)
+    return out[AGGREGATE_COLUMNS]
+
+
+AGGREGATE_COLUMNS = ["system", "attributes", "relevance", "protocol", "rule", "age_group", "observations", "viewers",
+                     "excluded_observations", "subset", "undefined_precision", "undefined_recall",
+                     *(f"{m}{s}" for m in ("precision", "recall", "mean_f1", "f1_of_means")
+                       for s in ("", "_low", "_high"))]

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+
 def metric_key(row: Mapping, metric: str) -> str:
     """A clean, namespaced MLflow key: ``fer2013/test/emotion_accuracy_centre`` (``_mtcnn`` for UTKFace's MTCNN
     framing). The split is named by its part (val chooses, test is only scored), whatever official split plays it:

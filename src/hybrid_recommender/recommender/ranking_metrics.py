@@ -60,7 +60,11 @@ def compare_recommenders(recommenders: Mapping[str, Recommender], train: pd.Data
 # --- precision / recall / F1 of one list, under the two protocols ---------------------------------------------
 # The counts are kept (hits, recommended, relevant); precision/recall/F1 are derived from them under a rule for the
 # undefined cases (0/0): "zero" (Surprise >= 1.1.4) or "one" (older Surprise, the FAQ's precision_recall_at_k).
-PROTOCOLS = ("rated_candidates", "full_ranking")
+# rated_candidates: top n of the held-out movies by the system's own order, for every system; the threshold variant
+# (Surprise FAQ: estimate >= threshold) only exists for systems whose scores are rating estimates. Both rank only
+# held-out movies, so they are aggregated over viewers with more than n of them (else every order ties).
+PROTOCOLS = ("rated_candidates", "rated_candidates_threshold", "full_ranking")
+RATED_PROTOCOLS = ("rated_candidates", "rated_candidates_threshold")
 UNDEFINED_RULES = {"zero": 0.0, "one": 1.0}
 
 

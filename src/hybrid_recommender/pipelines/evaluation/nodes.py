@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from collections.abc import Mapping
@@ -11,13 +12,22 @@ import numpy as np
 import pandas as pd
 
 from hybrid_recommender.evaluation import observations as obs_mod
-from hybrid_recommender.evaluation import reporting
+from hybrid_recommender.evaluation import provenance, reporting, table_iii
 from hybrid_recommender.evaluation.observation_runs import (
-    headline_metrics,
     log_evaluation,
+    parent_metrics,
     run_params,
 )
-from hybrid_recommender.evaluation.scoring import aggregate_scores, score_observations
+from hybrid_recommender.evaluation.results import render_results
+from hybrid_recommender.evaluation.scoring import (
+    ATTRIBUTE_COLUMNS,
+    aggregate_scores,
+    paired_differences,
+    score_observations,
+)
+from hybrid_recommender.ingest.labelled_faces import read_labelled_faces
+from hybrid_recommender.ingest.sources import DataSource
+from hybrid_recommender.paths import PROJECT_ROOT
 from hybrid_recommender.recommender import Recommender
 from hybrid_recommender.recommender.improved import (
     ImprovedHybridRecommender,
@@ -26,6 +36,13 @@ from hybrid_recommender.recommender.improved import (
 )
 
 log = logging.getLogger(__name__)
+PREDICTED_SOURCES = ("still", "video", "video_cnn_branch", "video_lstm_branch")
+PREDICTION_COLUMNS = ["face_id", "dataset", "age_group", "gender", "emotion", "pred_age_group", "pred_age_group_prob",
+                      "pred_gender", "pred_gender_prob", "pred_emotion", "pred_emotion_prob", "role"]
+
+
+def _age_bins_of(data_params: Mapping) -> tuple[list, list]:
+    return list(data_params["age_groups"]["edges"]), list(data_params["age_groups"]["labels"])
 
 
 def _roles(rec_params: Mapping) -> dict[str, str]:
@@ -108,14 +125,13 @@ def _prf(scores: pd.DataFrame, params: Mapping, rec_params: Mapping) -> pd.DataF
 # ------------------------------------------------------------------------------------------------ faces
 def _face_tables(params: Mapping, tables: Mapping[str, tuple[pd.DataFrame, np.ndarray]]):
     faces = params["faces"]
-    splits = faces["splits"]
     age_name, emo_name = faces["age_dataset"], faces["emotion_dataset"]
     for name in (age_name, emo_name):
         if name not in tables:
             raise ValueError(f"evaluation.faces names {name!r}; expected one of {sorted(tables)}")
-    age = obs_mod.held_out_faces(tables[age_name][0], splits, ["age_group", "gender"], age_name)
+    age = obs_mod.held_out_faces(tables[age_name][0], ["age_group", "gender"], age_name)
     age = age[age["age_group"].isin(list(params["age_groups"]))]
-    emo = obs_mod.held_out_faces(tables[emo_name][0], splits, ["emotion"], emo_name)
+    emo = obs_mod.held_out_faces(tables[emo_name][0], ["emotion"], emo_name)
     emo = emo[emo["emotion"].isin(list(params["emotion_distribution"]))]
     return (age, tables[age_name][1]), (emo, tables[emo_name][1])
 
@@ -123,7 +139,7 @@ def _face_tables(params: Mapping, tables: Mapping[str, tuple[pd.DataFrame, np.nd
 def held_out_face_predictions(predictor, utkface_faces: pd.DataFrame, utkface_pixels: np.ndarray,
                               fer2013_faces: pd.DataFrame, fer2013_pixels: np.ndarray, rafdb_faces: pd.DataFrame,
                               rafdb_pixels: np.ndarray, params: Mapping) -> pd.DataFrame:
-    """The face predictor's labels for every held-out face of the paper's age groups (age faces) and of the
+    """The face predictor's labels for every test face of the paper's age groups (age faces) and of the
     configured emotions (emotion faces): Table III is computed from them, observations look them up."""
     start = time.perf_counter()
     tables = {"utkface": (utkface_faces, utkface_pixels), "fer2013": (fer2013_faces, fer2013_pixels),
@@ -136,39 +152,99 @@ def held_out_face_predictions(predictor, utkface_faces: pd.DataFrame, utkface_pi
     return out
 
 
-def evaluation_observations(viewers: pd.DataFrame, predictions: pd.DataFrame, params: Mapping) -> pd.DataFrame:
-    """Each viewer with a composite face (matching held-out faces) and the predictor's attributes for it."""
+def held_out_track_predictions(predictor, ckplus_faces: pd.DataFrame, ckplus_pixels: np.ndarray,
+                               afew_faces: pd.DataFrame, afew_pixels: np.ndarray, fer2013_faces: pd.DataFrame,
+                               fer2013_pixels: np.ndarray, rafdb_faces: pd.DataFrame, rafdb_pixels: np.ndarray,
+                               params: Mapping) -> pd.DataFrame:
+    """The video path (predict_sequence: both branches, fused) on every test sequence of the configured sequence
+    data sets (per emotion, the first that shows it) and, for emotions no sequence shows, on every test still of
+    that emotion as a one-frame track."""
+    start = time.perf_counter()
+    emotions = list(params["emotion_distribution"])
+    sequences = {"ckplus": (ckplus_faces, ckplus_pixels), "afew": (afew_faces, afew_pixels)}
+    parts, shown = [], set()
+    for name in params["faces"]["track_datasets"]:
+        faces, pixels = sequences[name]
+        tracks = obs_mod.held_out_tracks(faces, emotions)
+        tracks = tracks[~tracks["emotion"].isin(shown)]
+        shown |= set(tracks["emotion"])
+        if len(tracks):
+            parts.append(obs_mod.predict_tracks(predictor, tracks, pixels, f"video path: {name} test sequences"))
+    stills = {"fer2013": (fer2013_faces, fer2013_pixels), "rafdb": (rafdb_faces, rafdb_pixels)}
+    name = params["faces"]["emotion_dataset"]
+    unseen = [e for e in emotions if e not in shown]
+    if unseen:
+        faces = obs_mod.held_out_faces(stills[name][0], ["emotion"], name)
+        faces = faces[faces["emotion"].isin(unseen)]
+        parts.append(obs_mod.predict_tracks(predictor, obs_mod.still_tracks(faces), stills[name][1],
+                                            f"video path: {name} stills of {', '.join(unseen)}"))
+    out = pd.concat(parts, ignore_index=True)
+    log.info("evaluation: video path on %d test sequences and %d one-frame stills in %.1fs",
+             int((out["kind"] == "sequence").sum()), int((out["kind"] != "sequence").sum()),
+             time.perf_counter() - start)
+    return out
+
+
+def evaluation_observations(viewers: pd.DataFrame, predictions: pd.DataFrame, tracks: pd.DataFrame,
+                            params: Mapping) -> pd.DataFrame:
+    """Each viewer with a composite still face and a face track, and the predictor's attributes from both paths."""
     age = predictions[predictions["role"] == "age"]
     emo = predictions[predictions["role"] == "emotion"]
     observed = obs_mod.assign_faces(viewers, age, emo, int(params["seed"]) + 1)
+    observed = obs_mod.assign_tracks(observed, tracks, int(params["seed"]) + 2)
     observed = obs_mod.attach_predictions(observed, predictions.drop_duplicates("face_id"))
-    log.info("evaluation: all three attributes right on %.1f%% of the observations",
-             100 * observed["attributes_right"].mean())
+    log.info("evaluation: all three attributes right on %.1f%% of the observations (still), %.1f%% (video)",
+             100 * observed["attributes_right"].mean(), 100 * observed["attributes_right_video"].mean())
     return observed
 
 
 def predicted_scores(observations: pd.DataFrame, systems: Mapping[str, Recommender], train: pd.DataFrame,
                      test: pd.DataFrame, movies: pd.DataFrame, params: Mapping, rec_params: Mapping) -> pd.DataFrame:
-    """Hit counts of every system with the attributes the face predictor read from the composite faces."""
-    return _score(observations, systems, train, test, movies, params, rec_params, "predicted")
+    """Hit counts of every system with the attributes the face predictor read: from the still faces, from the
+    face tracks (fused) and from each video branch alone (where the predictor has it), on the same observations."""
+    sources = [a for a in PREDICTED_SOURCES if observations[ATTRIBUTE_COLUMNS[a][2]].notna().all()]
+    return pd.concat([_score(observations, systems, train, test, movies, params, rec_params, a) for a in sources],
+                     ignore_index=True)
 
 
 def prf_by_age_group(oracle: pd.DataFrame, predicted: pd.DataFrame, params: Mapping,
-                     rec_params: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """P/R/F1 by age group for predicted and oracle attributes (paper beside ours), and the improved hybrid's
-    target check against group popularity and the benchmark."""
-    table = _prf(pd.concat([predicted, oracle], ignore_index=True), params, rec_params)
+                     rec_params: Mapping) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """P/R/F1 by age group for every attribute source (paper beside ours; intervals from resampling viewers), the
+    paired differences proposed - benchmark and proposed - popularity (same resamples), and the improved
+    hybrid's target check against group popularity and the benchmark."""
+    scores = pd.concat([predicted, oracle], ignore_index=True)
+    table = _prf(scores, params, rec_params)
+    boot, roles = params["bootstrap"], _roles(rec_params)
+    differences = paired_differences(scores, [(roles["proposed"], roles["benchmark"]),
+                                              (roles["proposed"], "group_popularity")],
+                                     int(boot["resamples"]), float(boot["level"]), int(params["seed"]))
     target = reporting.improved_hybrid_target(table, ImprovedHybridRecommender.name,
                                               ["group_popularity", "demographic_svd"],
                                               int(params["improved_hybrid"]["target_min_observations"]))
-    return table, target
+    return table, differences, target
 
 
-def face_attribute_accuracy(predictions: pd.DataFrame, observations: pd.DataFrame,
-                            params: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Table III (composite faces) and the per-attribute accuracies, beside the paper."""
-    return (reporting.face_attribute_accuracy(predictions, list(params["age_groups"])),
-            reporting.per_attribute_accuracy(predictions, observations))
+def labelled_face_predictions(predictor, source: DataSource | None, params: Mapping,
+                              data_params: Mapping) -> pd.DataFrame:
+    """The predictor's labels for a user's own faces labelled with all three attributes (empty without them)."""
+    if source is None:
+        return pd.DataFrame(columns=PREDICTION_COLUMNS)
+    table = read_labelled_faces(source, data_params["utkface"]["image_size"], *_age_bins_of(data_params))
+    if len(table.skips):
+        log.warning("labelled faces: %d rows skipped (%s)", len(table.skips),
+                    "; ".join(table.skips["reason"].value_counts().head(3).index))
+    return obs_mod.predict_faces(predictor, table.index, table.pixels).assign(role="joint")
+
+
+def face_attribute_accuracy(predictions: pd.DataFrame, observations: pd.DataFrame, tracks: pd.DataFrame,
+                            labelled: pd.DataFrame, params: Mapping):
+    """Table III as the product of its margins, the margins with Wilson intervals, the joint table where faces
+    carry all three labels, and each attribute's accuracy per path (still, video fused, each branch)."""
+    groups = list(params["age_groups"])
+    factors = table_iii.table_iii_factors(predictions, groups)
+    joint, _ = table_iii.table_iii_joint(labelled, groups) if len(labelled) else (pd.DataFrame(), None)
+    return (table_iii.table_iii_products(factors, groups), factors, joint,
+            reporting.per_attribute_accuracy(predictions, observations, tracks))
 
 
 def face_models_comparison(summary: pd.DataFrame) -> pd.DataFrame:
@@ -192,34 +268,71 @@ def prf_bar_chart(prf: pd.DataFrame, params: Mapping) -> plt.Figure:
     return reporting.prf_bar_chart(prf, list(dict.fromkeys(prf["system"])), rule=params["plot_rule"])
 
 
-def evaluation_report(table_iii: pd.DataFrame, per_attribute: pd.DataFrame, face_models: pd.DataFrame,
-                      prf: pd.DataFrame, target: pd.DataFrame, weights: Mapping, clusters: pd.DataFrame,
+def evaluation_report(products: pd.DataFrame, factors: pd.DataFrame, joint: pd.DataFrame,
+                      per_attribute: pd.DataFrame, face_models: pd.DataFrame, prf: pd.DataFrame,
+                      differences: pd.DataFrame, target: pd.DataFrame, weights: Mapping, clusters: pd.DataFrame,
                       observations: pd.DataFrame, params: Mapping) -> str:
     """The markdown report: every table, paper vs ours."""
     settings = {"top_n": params["top_n"], "relevant_min_rating": params["relevant_min_rating"],
                 "estimate_threshold": params["estimate_threshold"], "n_boot": params["bootstrap"]["resamples"],
                 "seed": params["seed"], "min_observations": params["improved_hybrid"]["target_min_observations"]}
-    return reporting.evaluation_report(table_iii, per_attribute, face_models, prf, target, weights, clusters,
-                                       observations, list(dict.fromkeys(prf["system"])), settings)
+    table_md = "\n\n".join([table_iii.products_markdown(products), "Margins (Wilson 95% intervals):",
+                             table_iii.factors_markdown(factors),
+                             table_iii.joint_markdown(joint) if len(joint) else
+                             "No joint table: no faces labelled with all three attributes (docs/evaluation.md "
+                             "gives the layout of a user's own labelled faces)."])
+    return reporting.evaluation_report(table_md, per_attribute, face_models, prf, differences, target, weights,
+                                       clusters, observations, list(dict.fromkeys(prf["system"])), settings)
+
+
+def evaluation_provenance(predictor, inference: Mapping, fer2013_source: DataSource | None, utkface_source: DataSource | None,
+                          ckplus_source: DataSource | None, rafdb_source: DataSource | None,
+                          afew_source: DataSource | None, movielens_source: DataSource | None,
+                          parameters: Mapping) -> dict[str, str]:
+    """What produced this evaluation: git commit, the predictor's hashes, every seed, each data set's fingerprint."""
+    sources = {"fer2013": fer2013_source, "utkface": utkface_source, "ckplus": ckplus_source,
+               "rafdb": rafdb_source, "afew": afew_source, "movielens": movielens_source}
+    inventory = pd.DataFrame([{"dataset": k, "present": v is not None, "path": str(v.path) if v else ""}
+                              for k, v in sources.items()])
+    card = predictor.model_card
+    return {"environment": str(card.get("environment", "unknown")),
+            "predictor_trained_at": str(card.get("trained_at", "unknown")),
+            **provenance.evaluation_provenance(inventory, PROJECT_ROOT / inference["resources"]["predictor"],
+                                               parameters)}
 
 
 def evaluation_mlflow_runs(observations: pd.DataFrame, oracle: pd.DataFrame, predicted: pd.DataFrame,
-                           prf: pd.DataFrame, table_iii: pd.DataFrame, per_attribute: pd.DataFrame,
-                           face_models: pd.DataFrame, target: pd.DataFrame, clusters: pd.DataFrame, report: str,
-                           prf_chart: plt.Figure, cluster_heatmap: plt.Figure, weights: Mapping, params: Mapping,
-                           rec_params: Mapping) -> dict:
-    """A new MLflow parent run for this evaluation (tables, the two plots, report as artifacts; headline metrics)
-    with one child run per observation (its params and every system's metrics); returns the run ids."""
+                           prf: pd.DataFrame, differences: pd.DataFrame, products: pd.DataFrame,
+                           factors: pd.DataFrame, per_attribute: pd.DataFrame, face_models: pd.DataFrame,
+                           target: pd.DataFrame, clusters: pd.DataFrame, report: str, prf_chart: plt.Figure,
+                           cluster_heatmap: plt.Figure, weights: Mapping, run_provenance: Mapping, params: Mapping,
+                           rec_params: Mapping) -> tuple[dict, dict]:
+    """A new MLflow parent run for this evaluation (per-age metrics with intervals and paired differences,
+    provenance as params and tags, tables and plots as artifacts) with one run per observation in the
+    observations experiment; returns the run ids, and the provenance with the parent run it went to."""
     roles = _roles(rec_params)
-    artifacts = {"prf_by_age_group.csv": prf, "face_attribute_accuracy.csv": table_iii,
+    artifacts = {"prf_by_age_group.csv": prf, "prf_differences.csv": differences,
+                 "face_attribute_accuracy.csv": products, "table_iii_factors.csv": factors,
                  "face_attribute_accuracy_per_attribute.csv": per_attribute, "face_models_comparison.csv": face_models,
                  "improved_hybrid_target.csv": target, "favoured_clusters.csv": clusters,
                  "observations.csv": observations, "evaluation_report.md": report,
                  "prf_by_age_group.png": prf_chart, "favoured_clusters.png": cluster_heatmap}
     scores = pd.concat([predicted, oracle], ignore_index=True)
-    out = log_evaluation(observations, scores, headline_metrics(prf, table_iii, observations),
+    out = log_evaluation(observations, scores, parent_metrics(prf, products, observations, differences),
                          run_params(params, roles, weights, len(observations)), artifacts, roles["proposed"],
-                         params["mlflow"]["experiment"], params["mlflow"]["run_name"])
-    log.info("evaluation: MLflow parent run %s with %d observation runs (%.1fs)", out["parent_run_id"],
-             out["child_runs"], out["seconds"])
-    return out
+                         params["mlflow"]["experiment"], params["mlflow"]["run_name"], provenance=run_provenance)
+    log.info("evaluation: MLflow parent run %s with %d observation runs in experiment %s (%.1fs)",
+             out["parent_run_id"], out["child_runs"], out["observations_experiment_id"], out["seconds"])
+    return out, {**run_provenance, "parent_run_id": out["parent_run_id"]}
+
+
+def evaluation_results_markdown(per_attribute: pd.DataFrame, prf: pd.DataFrame, differences: pd.DataFrame,
+                                factors: pd.DataFrame, run_provenance: Mapping, params: Mapping) -> str:
+    """The docs' results section, rendered from this run's tables (scripts/publish_results.py publishes it)."""
+    tables = {"per_attribute": per_attribute, "prf": prf, "differences": differences, "factors": factors}
+    return render_results(_as_saved(tables), run_provenance, run_provenance.get("environment", "run"))
+
+
+def _as_saved(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables as their CSV files read back, so the rendering here equals one from the published copies."""
+    return {k: pd.read_csv(io.StringIO(t.to_csv(index=False))) for k, t in tables.items()}

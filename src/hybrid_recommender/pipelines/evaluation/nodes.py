@@ -242,7 +242,9 @@ def face_attribute_accuracy(predictions: pd.DataFrame, observations: pd.DataFram
     carry all three labels, and each attribute's accuracy per path (still, video fused, each branch)."""
     groups = list(params["age_groups"])
     factors = table_iii.table_iii_factors(predictions, groups)
-    joint, _ = table_iii.table_iii_joint(labelled, groups) if len(labelled) else (pd.DataFrame(), None)
+    joint, _ = table_iii.table_iii_joint(labelled, groups)
+    if labelled.empty:
+        joint = joint.iloc[:0]           # no labelled faces: the table's header only (the CSV stays readable)
     return (table_iii.table_iii_products(factors, groups), factors, joint,
             reporting.per_attribute_accuracy(predictions, observations, tracks))
 

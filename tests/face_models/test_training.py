@@ -64,7 +64,8 @@ def test_short_real_run_lands_a_nested_mlflow_run_with_metrics(tmp_path, fer_sma
         assert "val/emotion_acc" in child.data.metrics and "val/gender_acc" in child.data.metrics
         artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
         assert {"checkpoint", "confusion"} <= artifacts
-        assert info["steps"] == 4 and rows[0]["n"] == 100
+        # every sampled validation face that face_set keeps (the carved validation holds a few of Training's blanks)
+        assert info["steps"] == 4 and rows[0]["n"] == len(val[0].images) > 90
     finally:
         mlflow.set_tracking_uri(previous)
 

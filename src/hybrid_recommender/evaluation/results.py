@@ -131,8 +131,8 @@ def factors_section(factors: pd.DataFrame) -> str:
 
 
 def provenance_line(provenance: Mapping[str, str]) -> str:
-    keys = [k for k in ("environment", "predictor_trained_at", "predictor.config_sha256", "git_commit", "git_dirty",
-                        "parent_run_id") if k in provenance]
+    keys = [k for k in ("environment", "protocol", "predictor_trained_at", "predictor.config_sha256",
+                        "git_commit", "git_dirty", "parent_run_id") if k in provenance]
     return ("Produced by: " + ", ".join(f"{k} `{provenance[k]}`" for k in keys)
             + " (every seed and data set fingerprint: provenance.json beside the tables).")
 

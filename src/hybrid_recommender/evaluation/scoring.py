@@ -62,8 +62,9 @@ def score_observations(observations: pd.DataFrame, systems: Mapping[str, Recomme
             top = rec.recommend(viewer, n)
             ex = top.explanation
             ages = ex["group"].get("age_groups") if isinstance(ex.get("group"), dict) else None
+            group_used = ",".join(ages) if isinstance(ages, list) else str(ages or "")
             info = {"obs_id": obs["obs_id"], "user_id": uid, "age_group": obs["age_group"], "system": name,
-                    "attributes": attributes, "group_used": ",".join(ages) if isinstance(ages, list) else str(ages or ""),
+                    "attributes": attributes, "group_used": group_used,
                     "fallback": ex.get("fallback", "none"), "favoured_cluster": int(ex.get("favoured_cluster", -1)),
                     "top_items": " ".join(map(str, top.item_ids)), "held_out": len(candidates), "top_n": int(n)}
             for rel_name, rel in relevant.items():

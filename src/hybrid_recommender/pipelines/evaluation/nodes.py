@@ -76,8 +76,8 @@ def improved_hybrid_weights(train: pd.DataFrame, users: pd.DataFrame, movies: pd
     weights, grid = select_improved_hybrid(
         train, users, movies, rec_params["affinity"], cfg["grid"], cfg["validation_fraction"], int(params["seed"]),
         int(params["top_n"]), int(params["relevant_min_rating"]), list(dist), list(dist.values()),
-        params["context_stance"], float(cfg["liked_tolerance"]), **{k: v for k, v in _improved(params, rec_params, age_bins).items()
-                                     if k != "affinity"})
+        params["context_stance"], float(cfg["liked_tolerance"]),
+        **{k: v for k, v in _improved(params, rec_params, age_bins).items() if k != "affinity"})
     log.info("improved hybrid: chose %s on %d validation users", weights, int(grid["validation_users"].iloc[0]))
     return weights, grid
 
@@ -287,9 +287,10 @@ def evaluation_report(products: pd.DataFrame, factors: pd.DataFrame, joint: pd.D
                                        clusters, observations, list(dict.fromkeys(prf["system"])), settings)
 
 
-def evaluation_provenance(predictor, inference: Mapping, fer2013_source: DataSource | None, utkface_source: DataSource | None,
-                          ckplus_source: DataSource | None, rafdb_source: DataSource | None,
-                          afew_source: DataSource | None, movielens_source: DataSource | None,
+def evaluation_provenance(predictor, inference: Mapping, fer2013_source: DataSource | None,
+                          utkface_source: DataSource | None, ckplus_source: DataSource | None,
+                          rafdb_source: DataSource | None, afew_source: DataSource | None,
+                          movielens_source: DataSource | None,
                           parameters: Mapping) -> dict[str, str]:
     """What produced this evaluation: git commit, the predictor's hashes, every seed, each data set's fingerprint."""
     sources = {"fer2013": fer2013_source, "utkface": utkface_source, "ckplus": ckplus_source,
@@ -297,7 +298,11 @@ def evaluation_provenance(predictor, inference: Mapping, fer2013_source: DataSou
     inventory = pd.DataFrame([{"dataset": k, "present": v is not None, "path": str(v.path) if v else ""}
                               for k, v in sources.items()])
     card = predictor.model_card
+    fer = parameters["data_engineering"]["fer2013"]
+    split = (f"val {fer['validation_fraction']:g} of Training (stratified, seed {fer['split_seed']}), test PublicTest"
+             if fer["protocol"] == "carved" else "val PublicTest, test PrivateTest")
     return {"environment": str(card.get("environment", "unknown")),
+            "protocol": f"test splits only (face_splits.csv); FER2013 {fer['protocol']}: {split}",
             "predictor_trained_at": str(card.get("trained_at", "unknown")),
             **provenance.evaluation_provenance(inventory, PROJECT_ROOT / inference["resources"]["predictor"],
                                                parameters)}

@@ -21,6 +21,7 @@ from hybrid_recommender.recommender.improved import (
     ImprovedHybridRecommender,
     congruent_items,
 )
+from hybrid_recommender.recommender.store import load_recommenders, save_recommenders
 from tests.recommendation.helpers import recommendation_params, toy_tables
 
 
@@ -59,12 +60,16 @@ def test_oracle_attributes_score_at_least_the_still_face_ones_on_a_constructed_c
     assert ctx["relevant"] == 3
 
 
-def test_rated_candidates_for_every_system_the_threshold_only_for_rating_estimators():
+def test_rated_candidates_for_every_system_the_threshold_only_for_rating_estimators(tmp_path):
     train, test, users, movies, clusters, obs = _toy_case()
     svd = DemographicSVD(min_users=5, min_ratings=20).fit(train, users, movies, clusters)
     pop = GroupPopularity(min_users=5, min_ratings=20).fit(train, users, movies, clusters)
     congruent = congruent_items(movies, recommendation_params()["affinity"], "mood_congruence")
     assert estimates_ratings(svd) and not estimates_ratings(pop)
+    # as the evaluation gets them: loaded from their saved rankings, they still say what their scores are
+    save_recommenders({"demographic_svd": svd, "group_popularity": pop}, tmp_path / "recs")
+    stored = load_recommenders(tmp_path / "recs")
+    assert estimates_ratings(stored["demographic_svd"]) and not estimates_ratings(stored["group_popularity"])
     assert set(ATTRIBUTE_COLUMNS) == {"oracle", "still", "video", "video_cnn_branch", "video_lstm_branch"}
     # 4 held-out ratings: eligible for the rated-candidates protocols with n = 3, not with n = 4
     for n, observations in ((3, 1), (4, 0)):

@@ -32,10 +32,16 @@ ATTRIBUTE_COLUMNS = {"oracle": ("age_group", "gender", "emotion"),
 RELEVANCE = ("liked", "context")
 
 
+RATING_ESTIMATORS = (DemographicSVD.__name__, GlobalSVD.__name__)
+
+
 def estimates_ratings(rec: Recommender) -> bool:
     """Whether a recommender's scores are rating estimates (Surprise SVD means), so the rated-candidates protocol
-    may require estimate >= threshold as Surprise's FAQ does; other scores only order the movies."""
-    return isinstance(rec, (DemographicSVD, GlobalSVD)) or getattr(rec, "method", None) == "surprise_svd"
+    may require estimate >= threshold as Surprise's FAQ does; other scores only order the movies. A recommender
+    loaded from its saved rankings (StoredRecommender) answers by the kind and settings it was saved with."""
+    kind = getattr(rec, "kind", type(rec).__name__)
+    method = getattr(rec, "method", None) or (getattr(rec, "settings", None) or {}).get("method")
+    return kind in RATING_ESTIMATORS or method == "surprise_svd"
 
 
 def score_observations(observations: pd.DataFrame, systems: Mapping[str, Recommender], train: pd.DataFrame,

@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from hybrid_recommender.evaluation import paper  # noqa: E402
+from hybrid_recommender.evaluation.markdown import markdown_table as _md  # noqa: E402
 from hybrid_recommender.evaluation.table_iii import wilson  # noqa: E402
 from hybrid_recommender.labels import EMOTIONS  # noqa: E402
 
@@ -184,12 +185,6 @@ def _fmt(v, digits=3) -> str:
 
 def _ci(row, col, digits=3) -> str:
     return f"{_fmt(row[col], digits)} [{_fmt(row[col + '_low'], digits)}, {_fmt(row[col + '_high'], digits)}]"
-
-
-def _md(df: pd.DataFrame) -> str:
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
-    sep = "|" + "---|" * len(df.columns)
-    return "\n".join([head, sep, *("| " + " | ".join(map(str, r)) + " |" for r in df.itertuples(index=False))])
 
 
 def prf_markdown(prf: pd.DataFrame, systems: Sequence[str], attributes: str, relevance: str) -> str:

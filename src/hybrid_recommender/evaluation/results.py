@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from hybrid_recommender.evaluation import paper
+from hybrid_recommender.evaluation.markdown import markdown_rows as _md
 
 # the tables a rendering reads, by their file names in data/08_reporting/evaluation and docs/results/<label>
 TABLES = {"per_attribute": "face_attribute_accuracy_per_attribute.csv", "prf": "prf_by_age_group.csv",
@@ -33,11 +34,6 @@ def _ci(value: float, low: float, high: float, signed: bool = False) -> str:
         return "-"
     f = "{:+.3f}" if signed else "{:.3f}"
     return f"{f.format(value)} [{f.format(low)}, {f.format(high)}]"
-
-
-def _md(header: list[str], rows: list[list[str]]) -> str:
-    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-                      *("| " + " | ".join(map(str, r)) + " |" for r in rows)])
 
 
 def _groups(table: pd.DataFrame) -> list[str]:

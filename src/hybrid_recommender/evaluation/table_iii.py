@@ -27,6 +27,7 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from hybrid_recommender.evaluation import paper
+from hybrid_recommender.evaluation.markdown import markdown_table as _md
 from hybrid_recommender.labels import BINARY_GENDERS, EMOTIONS
 
 log = logging.getLogger(__name__)
@@ -180,11 +181,6 @@ def table_iii_joint(faces_predictions: pd.DataFrame, age_groups: Sequence[str],
 # ----------------------------------------------------------------------------------------------- markdown
 def _fmt(v, digits: int = 1) -> str:
     return "-" if v is None or pd.isna(v) else f"{v:.{digits}f}"
-
-
-def _md(df: pd.DataFrame) -> str:
-    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
-    return "\n".join(lines + ["| " + " | ".join(map(str, r)) + " |" for r in df.itertuples(index=False)])
 
 
 def _grid(table: pd.DataFrame, value: str, cell) -> str:

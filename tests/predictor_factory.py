@@ -11,10 +11,10 @@ import numpy as np
 import torch
 
 from hybrid_recommender.face_models import make_heads
-from hybrid_recommender.face_models.networks import FrameCNN, SequenceLSTM
+from hybrid_recommender.face_models.networks import AgeYears, FrameCNN, SequenceLSTM
 from hybrid_recommender.face_models.predictor import FaceAttributePredictor
 from hybrid_recommender.face_models.preprocessing import Preprocessing
-from hybrid_recommender.labels import DEFAULT_AGE_GROUPS
+from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES, DEFAULT_AGE_GROUPS
 
 # conf/base/parameters_face_models.yml's framing
 FRAMING = {"image_size": 64, "margin": 8, "thresholds": [0.6, 0.7, 0.7]}
@@ -24,12 +24,13 @@ def tiny_predictor(age_groups: Sequence[str] = DEFAULT_AGE_GROUPS, emotion_backb
                    face_backbone: str = "face_vgg_xs", lstm_hidden: Sequence[int] = (128,),
                    svm_classes: Sequence[int] = (0, 1, 2, 3, 5, 6), networks: Mapping[str, FrameCNN] | None = None,
                    preprocessing: Preprocessing | None = None, model_card: Mapping | None = None,
-                   seed: int = 0) -> FaceAttributePredictor:
+                   seed: int = 0, age_edges: Sequence[int] | None = DEFAULT_AGE_BIN_EDGES) -> FaceAttributePredictor:
     """A fused predictor as the CPU recipe builds it: an emotion network with two SVMs (l2, minmax; by default one
     emotion absent from their training) and LSTMs on its features, and a gender/age-group network.
 
     ``networks`` (name -> FrameCNN, e.g. trained for a few steps) replaces both: each then serves all its heads,
-    without the video branches.
+    without the video branches. ``age_edges`` (one more than the age groups): the age head learns exact years
+    (the configured model); None, or edges that do not fit the groups: a group classifier.
     """
     torch.manual_seed(seed)
     heads = make_heads(age_groups)
@@ -40,7 +41,9 @@ def tiny_predictor(age_groups: Sequence[str] = DEFAULT_AGE_GROUPS, emotion_backb
         return FaceAttributePredictor(prep, heads, networks, weights, framing=FRAMING, model_card=card)
     emotion_name, face_name = f"{emotion_backbone}_emotion", f"{face_backbone}_ga"
     emotion = FrameCNN(emotion_backbone, {"emotion": heads["emotion"]}, 1, pretrained=False)
-    face = FrameCNN(face_backbone, {h: heads[h] for h in ("gender", "age_group")}, 1, pretrained=False)
+    years = (AgeYears(100, tuple(age_edges)) if age_edges is not None and len(age_edges) == len(age_groups) + 1
+             else None)
+    face = FrameCNN(face_backbone, {h: heads[h] for h in ("gender", "age_group")}, 1, pretrained=False, age=years)
     d, rng, classes = emotion.num_features, np.random.default_rng(seed), list(svm_classes)
     svms = {f"svm_{emotion_backbone}_{n}": {"frame_model": emotion_name, "normalisation": n, "C": 1.0,
                                             "coef": rng.normal(size=(len(classes), 3 * d)),

@@ -13,6 +13,7 @@ from hybrid_recommender.face_models.params import FaceModelsParams
 from hybrid_recommender.face_models.preprocessing import Preprocessing
 from hybrid_recommender.face_models.training import (
     accuracy_by_age_group,
+    age_metrics,
     evaluate_frame_cnn,
     predict_heads,
     train_frame_cnn,
@@ -40,7 +41,7 @@ def _sets(fer_small, utk_small, heads=HEADS):
 @pytest.mark.slow
 def test_short_real_run_lands_a_nested_mlflow_run_with_metrics(tmp_path, fer_small, utk_small):
     prep, train, val = _sets(fer_small, utk_small)
-    assert {h for s in train for h, v in s.labels.items() if (v >= 0).any()} == {"emotion", "gender", "age_group"}
+    assert {h for s in train for h, v in s.labels.items() if (v >= 0).any()} == {"emotion", "gender", "age_group", "age"}
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     try:
@@ -96,11 +97,20 @@ def test_the_age_head_follows_the_configured_age_groups(tmp_path, fer_small, utk
     prep, train, val = _sets(fer_small, (index, pixels), heads)
     utk = train[1]
     assert (utk.labels["age_group"] >= 0).all() and set(utk.labels["age_group"]) == {0, 1, 2, 3}
-    net, _ = train_frame_cnn("face_vgg_xs", heads, train, val, prep, CFG.model_copy(update={"max_steps": 2}),
-                             ChildRun(None), tmp_path / "work", seed=1)
-    assert net.heads["age_group"].out_features == 4 and net.classes["age_group"] == tuple(labels)
+    net, info = train_frame_cnn("face_vgg_xs", heads, train, val, prep, CFG.model_copy(update={"max_steps": 2}),
+                                ChildRun(None), tmp_path / "work", seed=1, age_edges=edges)
+    # the head learns years 0..100; each configured group's probability is the sum over its years
+    assert net.heads["age"].out_features == 101 and net.classes["age_group"] == tuple(labels)
     probs = predict_heads(net, utk.images, prep)
-    assert probs["age_group"].shape == (len(utk), 4)
+    assert probs["age_group"].shape == (len(utk), 4) and probs["age"].shape == (len(utk), 101)
+    np.testing.assert_allclose(probs["age_group"][:, 1], probs["age"][:, 15:30].sum(1), rtol=1e-5)
+    np.testing.assert_allclose(probs["age_expected"], probs["age"] @ np.arange(101), rtol=1e-4)
+    assert set(info["temperatures"]) == {"emotion", "gender", "age"}   # calibrated on the validation faces
+    groups_only = CFG.model_copy(update={"max_steps": 2, "age_head": CFG.age_head.model_copy(
+        update={"target": "groups"})})
+    net, _ = train_frame_cnn("face_vgg_xs", heads, train, val, prep, groups_only, ChildRun(None),
+                             tmp_path / "groups", seed=1, age_edges=edges)
+    assert net.heads["age_group"].out_features == 4 and "age_expected" not in predict_heads(net, utk.images, prep)
 
 
 @pytest.mark.real_data
@@ -131,3 +141,19 @@ def test_accuracy_by_age_group_counts_only_faces_labelled_with_both():
     assert np.isnan(out["accuracy_age_48+"])
     assert out["n_viewer_ages"] == 3 and out["accuracy_viewer_ages"] == pytest.approx(2 / 3)
     assert accuracy_by_age_group(probs, gender, None, ["0-7"], ["0-7"]) == {}
+
+
+def test_age_metrics_by_hand():
+    """Four faces (ages 5, 20, 30, 40) with hand-set group probabilities and expected ages."""
+    groups, viewers = list(DEFAULT_AGE_GROUPS), ["8-14", "15-24", "25-37", "38-47"]
+    ages = np.array([5.0, 20.0, 30.0, 40.0, -1.0])
+    codes = np.array([0, 2, 3, 4, -1])                       # 0-7, 15-24, 25-37, 38-47, unknown
+    chosen = [0, 2, 1, 3, 3]                                 # the 30-year-old read as 8-14, the 40-year-old as 25-37
+    probs = {"age_group": np.eye(6)[chosen], "age_expected": np.array([6.0, 22.0, 13.0, 36.0, 50.0])}
+    m = age_metrics(probs, ages, codes, groups, viewers)
+    assert m["accuracy_viewer_ages"] == pytest.approx(1 / 3) and m["n_viewer_ages"] == 3
+    assert m["adults_as_children"] == pytest.approx(1 / 2)  # of the two adults (30, 40), one read as a child
+    assert m["mae_years"] == pytest.approx((1 + 2 + 17 + 4) / 4)
+    assert m["mae_years_viewer_ages"] == pytest.approx((2 + 17 + 4) / 3)
+    assert m["mae_years_25-37"] == pytest.approx(17.0) and np.isnan(m["mae_years_8-14"])
+    assert "mae_years" not in age_metrics({"age_group": probs["age_group"]}, ages, codes, groups, viewers)

@@ -46,9 +46,9 @@ def test_json_output_parses_with_the_documented_fields(run, faces, tmp_path):
             "explanation", "faces", "fallback", "notes", "model_card", "settings"} <= set(doc)
     assert doc["mode"] == "group" and doc["input_kind"] == "video" and len(doc["viewers"]) == 2
     viewer = doc["viewers"][0]
-    assert {"viewer_id", "age_group", "age_group_confidence", "gender", "gender_confidence", "emotion",
-            "emotion_detected", "emotion_confidence", "emotion_low_confidence", "probabilities",
-            "contribution"} <= set(viewer)
+    assert {"viewer_id", "age_group", "age_group_confidence", "age_expected", "age_rule", "age_uncertain", "gender",
+            "gender_confidence", "emotion", "emotion_detected", "emotion_confidence", "emotion_low_confidence",
+            "probabilities", "contribution"} <= set(viewer)
     assert [r["rank"] for r in doc["recommendations"]] == [1, 2, 3, 4, 5]
     assert {"item_id", "title", "score"} <= set(doc["recommendations"][0])
     assert doc["explanation"]["strategy"] == "least_misery" and doc["settings"]["detect_every"] == 3

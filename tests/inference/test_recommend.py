@@ -11,7 +11,7 @@ from hybrid_recommender.inference import recommend_for_input
 from hybrid_recommender.inference.core import track_faces
 from hybrid_recommender.inference.detection import MtcnnDetector
 from hybrid_recommender.inference.settings import settings_from
-from hybrid_recommender.labels import DEFAULT_AGE_GROUPS, EMOTIONS
+from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES, DEFAULT_AGE_GROUPS, EMOTIONS, age_group_of
 from tests.inference.clips import background, paste, scene, write_image, write_video
 from tests.inference.conftest import FRAMING
 
@@ -107,6 +107,29 @@ def test_low_confidence_emotion_is_treated_as_neutral_and_said(resources, faces,
     assert unsure.viewers[0].emotion_low_confidence and unsure.viewers[0].emotion == "neutral"
     assert any("treated as neutral" in n for n in unsure.notes)
     assert unsure.explanation["viewer_group"]["emotion"] == "neutral"
+
+
+def test_the_age_group_comes_from_the_age_choice_rule_and_says_which(resources, faces, tmp_path):
+    """The same face under three settings of inference.age_choice: each viewer says the rule and the expected age,
+    and the group follows the rule (checked against the viewer's own calibrated probabilities)."""
+    frame = background()
+    paste(frame, faces[1], 250, 150, 160)
+    path = write_image(tmp_path / "one.png", frame)
+    plain = recommend_for_input(path, resources, {"age_choice": {"confident": 0.0, "child_min_probability": 0.0}})
+    v = plain.viewers[0]
+    probs = v.probabilities["age_group"]
+    assert v.age_rule == "most_likely" and v.age_group == max(probs, key=probs.get) and not v.age_uncertain
+    assert v.age_expected is not None and 0 <= v.age_expected <= 100
+    assert v.age_group_confidence == pytest.approx(probs[v.age_group], abs=1e-4)
+    # nothing is ever confident enough: the expected age's group, said to be uncertain, with a note
+    unsure = recommend_for_input(path, resources, {"age_choice": {"confident": 1.0, "child_min_probability": 0.0}})
+    u = unsure.viewers[0]
+    assert u.age_uncertain and u.age_rule == "expected_age"
+    assert u.age_group == age_group_of(u.age_expected, DEFAULT_AGE_BIN_EDGES, DEFAULT_AGE_GROUPS)
+    assert any("age uncertain" in n for n in unsure.notes)
+    # a child group is never allowed: whatever the face, an adult group
+    guarded = recommend_for_input(path, resources, {"age_choice": {"child_min_probability": 1.0}})
+    assert guarded.viewers[0].age_group not in ("0-7", "8-14")
 
 
 def test_no_face_and_too_small_faces_fall_back_to_the_cold_start_list(resources, faces, tmp_path):

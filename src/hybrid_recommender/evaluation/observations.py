@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from hybrid_recommender.face_models.age_choice import choose_age_groups
+
 
 def stratified_counts(total: int, groups: Sequence[str]) -> dict[str, int]:
     """`total` observations split as evenly as possible over the groups (the first groups get the remainder)."""
@@ -154,19 +156,32 @@ def assign_faces(viewers: pd.DataFrame, age_faces: pd.DataFrame, emotion_faces: 
                           emotion_face_dataset=emotion_faces["dataset"].iloc[0])
 
 
-def predict_faces(predictor, faces: pd.DataFrame, pixels: np.ndarray, batch: int = 512) -> pd.DataFrame:
-    """The predictor's most likely age group, gender and emotion (and their probabilities) for every face."""
+def predict_faces(predictor, faces: pd.DataFrame, pixels: np.ndarray, batch: int = 512,
+                  age_rule: Mapping | None = None) -> pd.DataFrame:
+    """The predictor's gender and emotion (most likely, with their probabilities) for every face, and its age
+    group as inference chooses it (:mod:`hybrid_recommender.face_models.age_choice`, ``age_rule``: the settings
+    of ``inference.age_choice``), with the expected age and the rule that chose the group."""
     rows = faces["pixel_row"].to_numpy(dtype=np.int64)
     parts = {h: [] for h in predictor.labels}
+    expected = []
     for i in tqdm(range(0, len(rows), batch), desc=f"predict {len(rows)} faces", leave=False):
         probs = predictor.predict(np.ascontiguousarray(pixels[rows[i:i + batch]]))
         for h in parts:
             parts[h].append(probs[h])
+        if "age_expected" in probs:
+            expected.append(probs["age_expected"])
     out = faces[["face_id", "dataset", "age_group", "gender", "emotion"]].copy()
     for h, chunks in parts.items():
         p = np.concatenate(chunks) if chunks else np.zeros((0, len(predictor.labels[h])))
         out[f"pred_{h}"] = [predictor.labels[h][j] for j in p.argmax(1)] if len(p) else []
         out[f"pred_{h}_prob"] = p.max(1) if len(p) else []
+        if h == "age_group":
+            ages = np.concatenate(expected) if expected else None
+            chosen = choose_age_groups(p, predictor.labels[h], ages, age_rule, getattr(predictor, "age_edges", None))
+            out["pred_age_group"] = [c.group for c in chosen]
+            out["pred_age_group_prob"] = [c.probability for c in chosen]
+            out["pred_age_rule"] = [c.rule for c in chosen]
+            out["pred_age_expected"] = ages if ages is not None else np.nan
     return out.reset_index(drop=True)
 
 

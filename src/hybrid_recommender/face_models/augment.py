@@ -2,17 +2,21 @@
 
 Per-sample PIL/torchvision transforms cost more than the forward pass of a small net on two CPU cores; here a
 batch (B, 1, S, S) gets random rotation, scale, shift and mirror from one ``affine_grid``/``grid_sample`` call
-(which also cuts the crop_size output), then random erasing from one mask.
+(which also cuts the crop_size output), then random erasing from one mask. Optional camera effects (light, blur,
+low resolution, JPEG; :mod:`camera`) come first, on the uint8 faces, as a real camera degrades the face before
+anything else happens to it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from hybrid_recommender.face_models.camera import CameraAugment
 from hybrid_recommender.face_models.preprocessing import Preprocessing, normalise
 
 
@@ -24,9 +28,16 @@ class BatchAugment:
     flip: bool           # mirror half of the faces
     erase_p: float       # probability of erasing one rectangle
     erase_area: tuple[float, float]   # its area as a fraction of the crop
+    camera: CameraAugment | None = None   # webcam/phone effects before the warp (a mapping: CameraAugment's fields)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.camera, Mapping):    # as parameters' model_dump() gives it
+            object.__setattr__(self, "camera", CameraAugment(**self.camera))
 
     def __call__(self, faces: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
         """uint8 (B, 1, S, S) -> normalised float (B, 1, crop, crop)."""
+        if self.camera is not None:
+            faces = self.camera(faces)
         b, dev = faces.shape[0], faces.device
         x = faces.float() / 255.0
 

@@ -70,7 +70,15 @@ def face_set(name: str, index: pd.DataFrame, pixels: np.ndarray, prep: Preproces
         images = torch.zeros((0, 1, prep.image_size, prep.image_size), dtype=torch.uint8)
     labels = {head: label_codes(rows[head] if head in rows else pd.Series([None] * len(rows)), classes)
               for head, classes in heads.items()}
+    if "age_group" in heads:   # the exact age in years, for an age head that learns years (-1: unknown)
+        ages = pd.to_numeric(rows["age"], errors="coerce") if "age" in rows else pd.Series(np.nan, index=rows.index)
+        labels["age"] = ages.fillna(MISSING).to_numpy(np.float32)
     return FaceSet(name, images, labels, rows)
+
+
+def label_keys(heads: Heads) -> list[str]:
+    """The label tensors a batch carries, in order: one per head, and the exact age where an age head is."""
+    return [*heads, *(["age"] if "age_group" in heads else [])]
 
 
 def class_weights(label_arrays: Sequence[np.ndarray], n_classes: int, power: float) -> torch.Tensor:
@@ -89,9 +97,9 @@ def class_weights(label_arrays: Sequence[np.ndarray], n_classes: int, power: flo
 
 
 def _stacked(sets: Sequence[FaceSet], heads: Heads) -> TensorDataset:
-    """One preloaded tensor of uint8 faces and one label tensor per head (in ``heads`` order)."""
+    """One preloaded tensor of uint8 faces and one label tensor per :func:`label_keys` entry."""
     return TensorDataset(torch.cat([s.images for s in sets]),
-                         *[torch.from_numpy(np.concatenate([s.labels[h] for s in sets])) for h in heads])
+                         *[torch.from_numpy(np.concatenate([s.labels[k] for s in sets])) for k in label_keys(heads)])
 
 
 class FaceDataModule(pl.LightningDataModule):
@@ -124,7 +132,7 @@ class FaceDataModule(pl.LightningDataModule):
     def on_after_batch_transfer(self, batch, dataloader_idx):
         faces, *labels = batch
         x = self.augment(faces, self.prep) if self.trainer.training else eval_input(faces, self.prep)
-        return x, dict(zip(self.heads, labels))
+        return x, dict(zip(label_keys(self.heads), labels))
 
 
 # ----------------------------------------------------------------------------------------- sequences

@@ -17,15 +17,21 @@ from hybrid_recommender.face_models.data import FaceSet, face_set
 from hybrid_recommender.face_models.params import FaceModelsParams, FrameCNNSettings
 from hybrid_recommender.face_models.preprocessing import Preprocessing
 from hybrid_recommender.face_models.summary import (
+    age_card,
     metric_key,
     validation_accuracy,
     validation_accuracy_by_dataset,
 )
-from hybrid_recommender.face_models.training import evaluate_frame_cnn, train_frame_cnn
+from hybrid_recommender.face_models.training import (
+    calibration_report,
+    evaluate_frame_cnn,
+    train_frame_cnn,
+)
 from hybrid_recommender.mlflow_runs import child_run
 
 Tables = Mapping[str, tuple[pd.DataFrame, np.ndarray]]   # data set -> (index table, pixels)
-FRAME_METRICS = ("accuracy", "macro_f1", "accuracy_viewer_ages")
+FRAME_METRICS = ("accuracy", "macro_f1", "accuracy_viewer_ages", "ece", "mae_years", "mae_years_viewer_ages",
+                 "adults_as_children")
 
 
 def frame_model_name(backbone: str, group: str) -> str:
@@ -113,16 +119,22 @@ def _train_group(backbone: str, group: str, heads: Heads, train_sets: list[FaceS
             if len(index) and ds in {s.name for s in train_sets}:
                 run.log_text(index[["face_id", "split"]].to_csv(index=False), f"splits/{ds}_split.csv")
         net, info = train_frame_cnn(backbone, heads, train_sets, val_sets, prep, cfg, run, settings.work_root / name,
-                                    settings.seed, callbacks=callbacks, init_backbone=init_backbone)
+                                    settings.seed, callbacks=callbacks, init_backbone=init_backbone,
+                                    age_edges=age_groups["edges"])
         rows, figures = evaluate_frame_cnn(name, net, eval_sets, prep, cfg.ten_crop_eval, age_groups["labels"],
                                            age_groups["viewers"])
         for row in rows:
             row["fit_seconds"] = info["fit_seconds"]
             run.log_metrics({metric_key(row, m): row[m] for m in FRAME_METRICS if m in row and not np.isnan(row[m])})
         run.log_figures(figures, "confusion")
+        calibration, reliability = calibration_report(name, net, eval_sets, prep)
+        run.log_figures(reliability, "calibration")
+        run.log_text(calibration.to_csv(index=False), "calibration/ece_by_split.csv")
+        figures.update(reliability)
         model = {"net": net, "info": info, "run_id": run.run_id, "backbone": backbone, "group": group,
                  "heads": list(heads), "val_accuracy": validation_accuracy(rows, ten_crop=False),
                  "val_accuracy_by_dataset": validation_accuracy_by_dataset(rows, ten_crop=False),
                  "val_accuracy_by_dataset_ten_crop": validation_accuracy_by_dataset(rows, ten_crop=True),
-                 "train_faces": {s.name: len(s) for s in train_sets}, "val_faces": {s.name: len(s) for s in val_sets}}
+                 "train_faces": {s.name: len(s) for s in train_sets}, "val_faces": {s.name: len(s) for s in val_sets},
+                 "age_card": age_card(rows), "calibration": calibration.to_dict("records")}
     return model, rows, figures

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from dataclasses import dataclass
 
 import timm
 import torch
@@ -48,17 +49,48 @@ def create_backbone(name: str, in_chans: int, pretrained: bool) -> nn.Module:
 
 
 class FrameCNN(nn.Module):
-    """timm backbone + one linear head per attribute; one forward pass gives all three attributes' logits."""
+    """timm backbone + one linear head per attribute; one forward pass gives all three attributes' logits.
 
-    def __init__(self, backbone: str, heads: Heads, in_chans: int = 1, pretrained: bool = False, dropout: float = 0.2):
+    With ``age`` (an :class:`AgeYears`), the age head predicts a distribution over exact years (logits ``age``) and
+    the ``age_group`` probabilities are its sums over each group's years, so any set of groups comes from one model.
+    Each logit head has a temperature (1 until :mod:`.calibration` fits one on the validation split), a buffer
+    saved with the weights.
+    """
+
+    def __init__(self, backbone: str, heads: Heads, in_chans: int = 1, pretrained: bool = False, dropout: float = 0.2,
+                 age: AgeYears | None = None):
         super().__init__()
         self.backbone_name = backbone
         self.classes = {h: tuple(c) for h, c in heads.items()}
+        self.age = age if "age_group" in heads else None
         self.backbone = create_backbone(backbone, in_chans, pretrained)
         # the pooled (pre-logits) output: VGG adds a 4096-wide ConvMlp after its 512 conv features
         self.num_features = int(getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features)
         self.dropout = nn.Dropout(dropout)
-        self.heads = nn.ModuleDict({h: nn.Linear(self.num_features, len(c)) for h, c in heads.items()})
+        outputs = {h: len(c) for h, c in heads.items()}
+        if self.age is not None:
+            del outputs["age_group"]
+            outputs["age"] = self.age.n_years
+            self.register_buffer("age_membership", self.age.membership(self.classes["age_group"]))
+            self.register_buffer("age_years", torch.arange(self.age.n_years, dtype=torch.float32))
+        self.heads = nn.ModuleDict({h: nn.Linear(self.num_features, n) for h, n in outputs.items()})
+        for h in outputs:
+            self.register_buffer(f"temperature_{h}", torch.ones(()))
+
+    def temperature(self, head: str) -> torch.Tensor:
+        return getattr(self, f"temperature_{head}")
+
+    def set_temperature(self, head: str, value: float) -> None:
+        self.temperature(head).fill_(float(value))
+
+    def head_probabilities(self, logits: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Calibrated softmax of each head; with an age-years head also ``age_group`` (sums over each group's years)
+        and ``age_expected`` (the distribution's mean, in years)."""
+        probs = {h: F.softmax(v.float() / self.temperature(h), 1) for h, v in logits.items()}
+        if self.age is not None:
+            probs["age_group"] = probs["age"] @ self.age_membership
+            probs["age_expected"] = probs["age"] @ self.age_years
+        return probs
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The penultimate layer (pooled backbone output): what the video branches aggregate."""
@@ -77,10 +109,35 @@ class FrameCNN(nn.Module):
         (corners, centre and their mirrors); also the centre crop's features (for the video branches)."""
         if not ten_crop:
             feats = self.features(eval_input(faces, prep))
-            return {h: F.softmax(v, 1) for h, v in self.heads_of(feats).items()}, feats
+            return self.head_probabilities(self.heads_of(feats)), feats
         feats = self.features(normalise(ten_crops(faces, prep).flatten(0, 1), prep))
-        probs = {h: F.softmax(v, 1).view(10, len(faces), -1).mean(0) for h, v in self.heads_of(feats).items()}
+        probs = {h: p.view(10, len(faces), *p.shape[1:]).mean(0)
+                 for h, p in self.head_probabilities(self.heads_of(feats)).items()}
         return probs, feats.view(10, len(faces), -1)[4]
+
+
+@dataclass(frozen=True)
+class AgeYears:
+    """An age head over exact years 0..``max_age`` (older ages count as ``max_age``), grouped by ``edges``
+    (closed on the left, as :func:`hybrid_recommender.labels.age_groups` bins)."""
+
+    max_age: int
+    edges: tuple[int, ...]
+
+    @property
+    def n_years(self) -> int:
+        return self.max_age + 1
+
+    def membership(self, groups: tuple[str, ...]) -> torch.Tensor:
+        """(years, groups) 0/1: which group each year belongs to."""
+        if len(self.edges) != len(groups) + 1:
+            raise ValueError(f"age head: {len(self.edges)} edges need {len(self.edges) - 1} groups, got {groups}")
+        years = torch.arange(self.n_years)
+        lo, hi = torch.tensor(self.edges[:-1]), torch.tensor(self.edges[1:])
+        return ((years[:, None] >= lo[None]) & (years[:, None] < hi[None])).float()
+
+    def to_dict(self) -> dict:
+        return {"max_age": self.max_age, "edges": list(self.edges)}
 
 
 class SequenceLSTM(nn.Module):

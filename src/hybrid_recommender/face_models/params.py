@@ -63,6 +63,17 @@ class FramingParams(Section):
     batch_size: PositiveInt
 
 
+class CameraParams(Section):
+    """Webcam and phone effects (face_models.camera.CameraAugment), each drawn per face with probability ``p``."""
+
+    p: Fraction
+    brightness: Probability
+    contrast: Probability
+    blur_sigma: NonNegativeFloat
+    jpeg_quality: tuple[Annotated[int, Field(ge=1, le=100)], Annotated[int, Field(ge=1, le=100)]]
+    low_res_side: tuple[PositiveInt, PositiveInt]
+
+
 class AugmentParams(Section):
     rotation: NonNegativeFloat
     scale: Probability
@@ -70,6 +81,17 @@ class AugmentParams(Section):
     flip: bool
     erase_p: Fraction
     erase_area: tuple[Fraction, Fraction]
+    camera: CameraParams | None
+
+
+class AgeHeadParams(Section):
+    """How the age head learns: ``years`` = a distribution over exact ages (DLDL-v2), groups summed from it;
+    ``groups`` = a classifier over the configured groups (the earlier model)."""
+
+    target: Literal["years", "groups"]
+    max_age: Annotated[int, Field(ge=50, le=120)]
+    sigma: PositiveFloat          # the label distribution's width, years
+    l1_weight: NonNegativeFloat   # weight of the expectation's L1 error (years) beside the distribution's loss
 
 
 class FrameCNNParams(Section):
@@ -88,6 +110,8 @@ class FrameCNNParams(Section):
     ten_crop_eval: Annotated[list[bool], Field(min_length=1)]
     class_weight_power: NonNegativeFloat
     head_weights: dict[Head, NonNegativeFloat]
+    age_head: AgeHeadParams
+    calibrate: bool               # fit each head's temperature on the validation split after training
     label_smoothing: Probability
     dropout: Probability
     optimizer: Literal["sgd", "adamw"]

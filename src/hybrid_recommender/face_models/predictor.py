@@ -5,7 +5,8 @@ Usage (outside Kedro)::
     from hybrid_recommender.face_models.predictor import FaceAttributePredictor
     predictor = FaceAttributePredictor.load("data/06_models/face_attribute_predictor")
     probs = predictor.predict(faces)               # uint8 (N, H, W, C) crops, or one (H, W[, C]) crop
-    probs["emotion"], probs["gender"], probs["age_group"]   # (N, 7), (N, 2), (N, 6)
+    probs["emotion"], probs["gender"], probs["age_group"]   # (N, 7), (N, 2), (N, 6): calibrated
+    probs["age_expected"], probs["age"]            # (N,) years, (N, 101) over years 0..100 (exact-age head)
     seq = predictor.predict_sequence(frames)       # one face track: fused CNN+SVM / LSTM emotion, mean age/gender
     probs, boxes = predictor.predict_frame(rgb_frame)   # MTCNN framing (as at training) + predict, every face
     print(predictor.describe())                    # the model card: data, environment, validation accuracy
@@ -26,7 +27,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from hybrid_recommender.face_models import Heads
-from hybrid_recommender.face_models.networks import FrameCNN, SequenceLSTM
+from hybrid_recommender.face_models.networks import AgeYears, FrameCNN, SequenceLSTM
 from hybrid_recommender.face_models.preprocessing import (
     Preprocessing,
     as_batch,
@@ -44,7 +45,8 @@ from hybrid_recommender.faces.detector import FaceCropper
 log = logging.getLogger(__name__)
 # 2: heads from the configured age groups, a model card, face_vgg backbones, no random_crop_min
 # 3: one network per head group (each with its own heads), frame-model weights per head
-FORMAT_VERSION = 3
+# 4: an exact-age head (years, groups summed from it) and a temperature per head
+FORMAT_VERSION = 4
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 
@@ -96,13 +98,24 @@ class FaceAttributePredictor:
                 out, f = net.probabilities(x, self.prep, ten_crop)
                 for h, wh in w.items():
                     probs[h][i:i + len(x)] += wh * out[h].double().numpy()
+                if net.age is not None and w.get("age_group"):   # the years behind the groups, weighted alike
+                    for h in ("age", "age_expected"):
+                        part = w["age_group"] * out[h].double().numpy()
+                        probs.setdefault(h, np.zeros((len(images), *part.shape[1:])))[i:i + len(x)] += part
                 if want_features:
                     feats[name].append(f.float().numpy())
         feats = {k: (np.concatenate(v) if v else np.zeros((0, 0), np.float32)) for k, v in feats.items()}
         return probs, feats
 
+    @property
+    def age_edges(self) -> list[int] | None:
+        """The age groups' edges in years when an age head learns exact ages (else None)."""
+        ages = [m.age for m in self.frame_models.values() if m.age is not None]
+        return list(ages[0].edges) if ages else None
+
     def predict(self, faces, ten_crop: bool = False) -> dict[str, np.ndarray]:
-        """Probabilities per attribute for face crops: uint8 (N, H, W, C) / (H, W, C) / (H, W); RGB or gray."""
+        """Calibrated probabilities per attribute for face crops: uint8 (N, H, W, C) / (H, W, C) / (H, W); RGB or
+        gray. With an exact-age head also ``age`` (N, years 0..max) and ``age_expected`` (N,), in years."""
         probs, _ = self._run(self._prepare(faces), ten_crop)
         return probs
 
@@ -169,6 +182,17 @@ class FaceAttributePredictor:
                          f"{net.get('epochs')} epochs, data {net.get('train_faces')}")
         for name, acc in card.get("validation_accuracy", {}).items():
             lines.append(f"  validation accuracy {name}: {acc}")
+        for name, by_split in card.get("age", {}).items():
+            for split, m in by_split.items():
+                lines.append(f"  {name} age on {split}: groups {m.get('accuracy')}, viewers' four groups "
+                             f"{m.get('accuracy_viewer_ages')}, MAE {m.get('mae_years')} y (8-47: "
+                             f"{m.get('mae_years_viewer_ages')}), adults read as children "
+                             f"{m.get('adults_as_children')}, ECE {m.get('ece')}")
+        for name, rows in card.get("calibration", {}).items():
+            for r in rows:
+                if r["split"] == "test":
+                    lines.append(f"  {name} {r['attribute']} {r['dataset']}/test: temperature {r['temperature']:.3f}, "
+                                 f"ECE {r['ece_uncalibrated']:.3f} -> {r['ece']:.3f}")
         return "\n".join(lines)
 
     # ------------------------------------------------------------------------------------- save / load
@@ -190,6 +214,7 @@ class FaceAttributePredictor:
             "labels": self.labels,
             "model_card": self.model_card,
             "frame_models": {k: {"backbone": m.backbone_name, "in_chans": 1, "heads": list(m.classes),
+                                 "age": m.age.to_dict() if m.age is not None else None,
                                  "weights": self.frame_model_weights.get(k, {})}
                              for k, m in self.frame_models.items()},
             "svms": {k: {"frame_model": s["frame_model"], "normalisation": s["normalisation"], "C": s.get("C")}
@@ -219,7 +244,9 @@ class FaceAttributePredictor:
         heads = {h: tuple(c) for h, c in config["labels"].items()}
         frame_models, weights = {}, {}
         for name, spec in config["frame_models"].items():
-            net = FrameCNN(spec["backbone"], {h: heads[h] for h in spec["heads"]}, spec["in_chans"], pretrained=False)
+            age = AgeYears(spec["age"]["max_age"], tuple(spec["age"]["edges"])) if spec.get("age") else None
+            net = FrameCNN(spec["backbone"], {h: heads[h] for h in spec["heads"]}, spec["in_chans"], pretrained=False,
+                           age=age)
             net.load_state_dict(part(f"frame.{name}."))
             frame_models[name] = net
             weights[name] = spec["weights"]

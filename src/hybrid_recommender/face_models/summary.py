@@ -42,6 +42,22 @@ VALIDATION_SPLIT_NOTES = {"FER2013 val": "by data_engineering.fer2013.protocol: 
                           "CK+ val": "held-out subjects"}
 
 
+AGE_CARD_METRICS = ("accuracy", "accuracy_viewer_ages", "mae_years", "mae_years_viewer_ages", "adults_as_children",
+                    "ece")
+
+
+def age_card(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """The age head per data set and split, centre crop, in the framing inference uses (UTKFace: MTCNN): group
+    accuracy (all groups; the viewers' four), MAE in years (all ages; 8-47), adults (25+) read as children, ECE."""
+    card = {}
+    for row in rows:
+        framing = "mtcnn" if row["dataset"] == "utkface" else "source"
+        if row["attribute"] == "age_group" and row["variant"] == f"{framing}/centre_crop":
+            card[f"{row['dataset']}/{row['split']}"] = {
+                m: round(float(row[m]), 4) for m in AGE_CARD_METRICS if m in row and not np.isnan(row[m])}
+    return card
+
+
 def model_card(frame_cnns: Mapping, static: list[str], fusion: Mapping, environment: str) -> dict:
     """What a user needs to judge the predictor: data, environment, training time, validation accuracy.
 
@@ -68,6 +84,10 @@ def model_card(frame_cnns: Mapping, static: list[str], fusion: Mapping, environm
         "fit_minutes": round(sum(models[m]["info"]["fit_seconds"] for m in models) / 60, 1),
         "validation_accuracy": validation,
         "validation_splits": VALIDATION_SPLIT_NOTES,
+        # the age head per data set (MAE in years, group accuracy, adults read as children, ECE) and each head's
+        # temperature and ECE before/after calibration (temperatures fitted on val, ECE measured on every split)
+        "age": {m: models[m]["age_card"] for m in static if models[m].get("age_card")},
+        "calibration": {m: models[m]["calibration"] for m in static if models[m].get("calibration")},
     }
 
 

@@ -7,9 +7,11 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -26,6 +28,11 @@ from hybrid_recommender.face_models.budget import (
     SchedulePlan,
     measure_speed,
     plan_schedule,
+)
+from hybrid_recommender.face_models.calibration import (
+    expected_calibration_error,
+    fit_temperature,
+    reliability_figure,
 )
 from hybrid_recommender.face_models.data import (
     FaceDataModule,
@@ -46,7 +53,7 @@ from hybrid_recommender.face_models.params import (
     LSTMSettings,
     SVMParams,
 )
-from hybrid_recommender.face_models.preprocessing import Preprocessing
+from hybrid_recommender.face_models.preprocessing import Preprocessing, eval_input
 from hybrid_recommender.face_models.video import (
     aggregate,
     clip_sequences,
@@ -62,7 +69,7 @@ from hybrid_recommender.face_models.video import (
 from hybrid_recommender.face_models.video import (
     normalise as normalise_video,
 )
-from hybrid_recommender.labels import EMOTIONS
+from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES, EMOTIONS
 from hybrid_recommender.mlflow_runs import ChildRun
 
 log = logging.getLogger(__name__)
@@ -120,14 +127,17 @@ class EMAAfterWarmup(EMAWeightAveraging):
 def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], val_sets: Sequence[FaceSet],
                     prep: Preprocessing, cfg: FrameCNNSettings | Mapping, run: ChildRun, workdir: str | Path,
                     seed: int, callbacks: Sequence[pl.Callback] = (), init_backbone: Mapping | None = None,
-                    compute: ComputeChoice | None = None) -> tuple[FrameCNN, dict]:
+                    compute: ComputeChoice | None = None, age_edges: Sequence[int] = DEFAULT_AGE_BIN_EDGES
+                    ) -> tuple[FrameCNN, dict]:
     """Train one frame CNN on the mixed data sets; returns the trained network (the EMA of its weights when
     ``ema_decay`` is set, else the best-validation-loss checkpoint) and facts of the run.
 
     ``init_backbone``: a backbone state dict to start from (another network's, e.g. the emotion model's).
     ``compute``: the precision and memory format (default: chosen from this machine for ``cfg``'s settings).
     With ``budget_minutes`` set, the schedule is sized from this machine's measured speed (:mod:`.budget`).
-    ``cfg``: :meth:`FaceModelsParams.frame_cnn_for`'s settings, or a plain dict of them (validated here)."""
+    ``cfg``: :meth:`FaceModelsParams.frame_cnn_for`'s settings, or a plain dict of them (validated here).
+    ``age_edges``: the age groups' edges, for an age head that learns years (``cfg.age_head``).
+    With ``cfg.calibrate``, each head's temperature is then fitted on the validation faces."""
     started = time.perf_counter()
     cfg = cfg if isinstance(cfg, FrameCNNSettings) else FrameCNNSettings.model_validate(cfg)
     compute = compute or choose_compute(cfg.precision, cfg.channels_last, cfg.accelerator)
@@ -140,10 +150,12 @@ def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], 
         backbone, heads, pretrained=bool(cfg.pretrained), dropout=cfg.dropout, optimizer=cfg.optimizer,
         lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
         label_smoothing=cfg.label_smoothing, class_weights=weights, head_weights=cfg.head_weights,
-        schedule=cfg.schedule, warmup_fraction=cfg.warmup_fraction, channels_last=compute.channels_last)
+        schedule=cfg.schedule, warmup_fraction=cfg.warmup_fraction, channels_last=compute.channels_last,
+        age_years=age_years(cfg, age_edges) if "age_group" in heads else None,
+        age_loss={"sigma": cfg.age_head.sigma, "l1_weight": cfg.age_head.l1_weight})
     if init_backbone is not None:
         module.net.backbone.load_state_dict(init_backbone)
-    augment = BatchAugment(**cfg.augment.model_dump())
+    augment = BatchAugment(**cfg.augment.model_dump())   # camera effects (a mapping) first, when configured
     data = FaceDataModule(train_sets, val_sets, prep, heads, cfg.batch_size, augment, seed)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -185,19 +197,102 @@ def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], 
     trainer.save_checkpoint(final, weights_only=True)
     run.log_artifact(final, "checkpoint")
     net = module.net.float().to("cpu", memory_format=torch.contiguous_format).eval()
+    temperatures = calibrate_heads(net, val_sets, prep) if cfg.calibrate and data.val_sets else {}
+    if temperatures:
+        run.log_params({"temperatures": temperatures})
     planned_steps = plan.steps if plan else int(trainer.estimated_stepping_batches)
     info = {"fit_seconds": fit_seconds, "seconds_with_probe": time.perf_counter() - started,
             "epochs": trainer.current_epoch, "steps": trainer.global_step, "planned_steps": planned_steps,
             "schedule_completed": trainer.global_step >= planned_steps, "compute": compute.to_dict(),
             "schedule_plan": plan.to_dict() if plan else None,
             "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "class_weights": weights, "train_faces": int(sum(len(s) for s in train_sets))}
+            "class_weights": weights, "train_faces": int(sum(len(s) for s in train_sets)),
+            "temperatures": temperatures}
     if not info["schedule_completed"]:
         log.warning("face_models: %s stopped after %d of its %d planned steps (max_time or early stopping)",
                     backbone, trainer.global_step, planned_steps)
     run.log_metrics({"fit_seconds": fit_seconds, "trained_steps": trainer.global_step,
                      "planned_steps": planned_steps, "seconds_with_probe": info["seconds_with_probe"]})
     return net, info
+
+
+def age_years(cfg: FrameCNNSettings, edges: Sequence[int]) -> dict | None:
+    """The age head's years and group edges when it learns exact ages (``age_head.target: years``)."""
+    return {"max_age": cfg.age_head.max_age, "edges": list(edges)} if cfg.age_head.target == "years" else None
+
+
+@torch.inference_mode()
+def head_logits(net: FrameCNN, sets: Sequence[FaceSet], prep: Preprocessing, batch_size: int = 512
+                ) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray]]:
+    """Uncalibrated centre-crop logits of every head on ``sets``, and their labels (with ``age`` in years)."""
+    net.eval()
+    images = torch.cat([s.images for s in sets])
+    logits = {h: [] for h in net.heads}
+    for i in range(0, len(images), batch_size):
+        out = net(eval_input(images[i:i + batch_size], prep))
+        for h, v in out.items():
+            logits[h].append(v.float())
+    keys = {k for s in sets for k in s.labels}
+    labels = {k: np.concatenate([s.labels[k] for s in sets]) for k in keys if all(k in s.labels for s in sets)}
+    return {h: torch.cat(v) for h, v in logits.items()}, labels
+
+
+def calibrate_heads(net: FrameCNN, val_sets: Sequence[FaceSet], prep: Preprocessing) -> dict[str, float]:
+    """One temperature per head, fitted on the validation faces (never on test) and set in ``net``. The age
+    head's temperature makes its group probabilities calibrated (what thresholds and the group choice read)."""
+    sets = [s for s in val_sets if len(s)]
+    if not sets:
+        return {}
+    logits, labels = head_logits(net, sets, prep)
+    temperatures = {}
+    for head, z in logits.items():
+        if head == "age":
+            t = fit_temperature(z, labels["age_group"], group_matrix=net.age_membership)
+        else:
+            t = fit_temperature(z, labels[head])
+        net.set_temperature(head, t)
+        temperatures[head] = round(float(t), 4)
+    log.info("face_models: temperatures fitted on the validation faces: %s", temperatures)
+    return temperatures
+
+
+@contextmanager
+def uncalibrated(net: FrameCNN):
+    """``net`` with every temperature at 1 for the duration (what the heads said before calibration)."""
+    saved = {h: float(net.temperature(h)) for h in net.heads}
+    try:
+        for h in saved:
+            net.set_temperature(h, 1.0)
+        yield net
+    finally:
+        for h, t in saved.items():
+            net.set_temperature(h, t)
+
+
+def calibration_report(model_name: str, net: FrameCNN, eval_sets: Sequence[tuple[str, str, str, FaceSet]],
+                       prep: Preprocessing) -> tuple[pd.DataFrame, dict]:
+    """ECE of each head before and after calibration on every evaluated split (centre crop), and a reliability
+    diagram per head on each test split (UTKFace in its MTCNN framing, as inference sees it)."""
+    rows, figures = [], {}
+    for dataset, split, framing, faces in eval_sets:
+        if len(faces) == 0 or (dataset == "utkface" and framing != "mtcnn"):
+            continue
+        after = predict_heads(net, faces.images, prep)
+        with uncalibrated(net):
+            before = predict_heads(net, faces.images, prep)
+        for head in net.classes:
+            labels = faces.labels[head]
+            if not (labels >= 0).any():
+                continue
+            ece = (expected_calibration_error(before[head], labels), expected_calibration_error(after[head], labels))
+            rows.append({"model": model_name, "dataset": dataset, "split": split, "attribute": head,
+                         "n": int((labels >= 0).sum()), "ece_uncalibrated": ece[0], "ece": ece[1],
+                         "temperature": float(net.temperature("age" if head == "age_group" and net.age else head))})
+            if split == "test":
+                figures[f"{model_name}__{dataset}__{split}__{head}__reliability.png"] = reliability_figure(
+                    (before[head], labels), (after[head], labels),
+                    f"{model_name} {dataset}/{split} {head}: reliability before and after calibration")
+    return pd.DataFrame(rows), figures
 
 
 def _budget_plan(module: FaceAttributeModule, data: FaceDataModule, kwargs: dict, cfg: FrameCNNSettings,
@@ -224,13 +319,14 @@ def _budget_plan(module: FaceAttributeModule, data: FaceDataModule, kwargs: dict
 @torch.inference_mode()
 def predict_heads(net: FrameCNN, images: torch.Tensor, prep: Preprocessing, ten_crop: bool = False,
                   batch_size: int = 512) -> dict[str, np.ndarray]:
-    """Class probabilities of each head for uint8 (N, 1, S, S) faces; ten-crop averages the softmax of 10 crops."""
+    """Class probabilities of each head for uint8 (N, 1, S, S) faces; ten-crop averages the softmax of 10 crops.
+    An age head over years adds ``age`` (N, years) and ``age_expected`` (N,)."""
     net.eval()
     outs = {h: [] for h in net.classes}
     for i in range(0, len(images), batch_size):
         probs, _ = net.probabilities(images[i:i + batch_size], prep, ten_crop)
-        for h in net.classes:
-            outs[h].append(probs[h])
+        for h, p in probs.items():
+            outs.setdefault(h, []).append(p)
     return {h: (torch.cat(v).numpy() if v else np.zeros((0, len(net.classes[h])), np.float32))
             for h, v in outs.items()}
 
@@ -257,13 +353,45 @@ def evaluate_frame_cnn(model_name: str, net: FrameCNN, eval_sets: Sequence[tuple
                     continue
                 m = classification_metrics(probs[head], labels, classes)
                 rows.append(metric_row(model_name, dataset, split, head, variant, m, classes))
+                rows[-1]["ece"] = expected_calibration_error(probs[head], labels)
                 if head != "age_group" and age_groups:
                     rows[-1].update(accuracy_by_age_group(probs[head], labels, faces.labels.get("age_group"),
                                                           age_groups, viewer_age_groups))
+                if head == "age_group" and "age" in faces.labels:
+                    rows[-1].update(age_metrics(probs, faces.labels["age"], labels, age_groups, viewer_age_groups))
                 key = f"{model_name}__{dataset}__{split}__{head}__{framing}__{'tencrop' if tc else 'centre'}.png"
                 figures[key] = confusion_figure(m["confusion"], classes,
                                                 f"{model_name} {dataset}/{split} {head} ({variant}) acc={m['accuracy']:.3f}")
     return rows, figures
+
+
+CHILD_GROUPS = ("0-7", "8-14")   # the groups that get children's films
+ADULT_AGE = 25                   # "adults read as children": true age >= 25, read into a child group
+
+
+def age_metrics(probs: Mapping[str, np.ndarray], ages: np.ndarray, group_codes: np.ndarray,
+                age_groups: Sequence[str], viewer_age_groups: Sequence[str]) -> dict[str, float]:
+    """The age head in years and as a guard: MAE of the expected age (all faces, the viewers' groups, and each
+    group), group accuracy over the viewers' groups (the paper's four, the group chosen among all groups), and the share of
+    adults (25+) read into a child group (0-7, 8-14). MAE is NaN for a group-only head (no expected age)."""
+    ages = np.asarray(ages, np.float64)
+    known = ages >= 0
+    viewers = known & np.isin(group_codes, [age_groups.index(g) for g in viewer_age_groups])
+    chosen = np.asarray(probs["age_group"]).argmax(1)
+    child = np.isin(chosen, [age_groups.index(g) for g in CHILD_GROUPS if g in age_groups])
+    adults = known & (ages >= ADULT_AGE)
+    out = {"accuracy_viewer_ages": float((chosen[viewers] == group_codes[viewers]).mean()) if viewers.any() else np.nan,
+           "n_viewer_ages": int(viewers.sum()),
+           "adults_as_children": float(child[adults].mean()) if adults.any() else np.nan}
+    expected = probs.get("age_expected")
+    if expected is not None:
+        err = np.abs(np.asarray(expected, np.float64) - ages)
+        out["mae_years"] = float(err[known].mean()) if known.any() else np.nan
+        out["mae_years_viewer_ages"] = float(err[viewers].mean()) if viewers.any() else np.nan
+        for code, group in enumerate(age_groups):   # beside each group's recall (``recall_<group>``)
+            mask = known & (group_codes == code)
+            out[f"mae_years_{group}"] = float(err[mask].mean()) if mask.any() else np.nan
+    return out
 
 
 def accuracy_by_age_group(probabilities: np.ndarray, labels: np.ndarray, ages: np.ndarray | None,

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from hybrid_recommender.face_models.age_choice import choose_age_group
 from hybrid_recommender.inference.coldstart import cold_start
 from hybrid_recommender.inference.detection import crop_faces, make_detector
 from hybrid_recommender.inference.face_tracker import IouTracker, Track
@@ -90,8 +91,9 @@ def _probs(labels, p) -> dict[str, float]:
 
 
 def read_viewers(tracks: list[Track], predictor, settings: InferenceSettings) -> list[ViewerResult]:
-    """Attributes of each track over its window: age group and gender averaged over its frames, emotion fused over
-    the sequence; a low-confidence emotion becomes neutral, a low-confidence gender unknown."""
+    """Attributes of each track over its window: age and gender averaged over its frames, emotion fused over
+    the sequence; the age group chosen by the age-choice rule (calibrated probabilities, a bar for child groups),
+    a low-confidence emotion becomes neutral, a low-confidence gender unknown."""
     labels = predictor.labels              # head -> class names, in the predictor's output order
     viewers = []
     for vid, tr in enumerate(tracks, start=1):
@@ -103,10 +105,14 @@ def read_viewers(tracks: list[Track], predictor, settings: InferenceSettings) ->
         gender = labels["gender"][top["gender"]]
         if conf["gender"] < settings.gender_confidence_threshold:
             gender = "unknown"
+        expected = float(out["age_expected"]) if "age_expected" in out else None
+        age = choose_age_group(out["age_group"], labels["age_group"], expected, predictor.age_edges,
+                               settings.age_choice.model_dump())
         viewers.append(ViewerResult(
             viewer_id=vid, frames=len(tr.crops), first_frame=tr.frames[0], last_frame=tr.frames[-1],
-            box=[round(float(x), 1) for x in tr.box], age_group=labels["age_group"][top["age_group"]],
-            age_group_confidence=round(conf["age_group"], 4), gender=gender,
+            box=[round(float(x), 1) for x in tr.box], age_group=age.group,
+            age_group_confidence=round(age.probability, 4), age_rule=age.rule, age_uncertain=age.uncertain,
+            age_expected=None if expected is None else round(expected, 1), gender=gender,
             gender_confidence=round(conf["gender"], 4), emotion="neutral" if low else emotion,
             emotion_detected=emotion, emotion_confidence=round(conf["emotion"], 4), emotion_low_confidence=low,
             probabilities={h: _probs(labels[h], out[h]) for h in labels},
@@ -145,6 +151,11 @@ def recommend_for_input(spec: str | int | Path, resources: Resources,
     viewers = read_viewers(usable, resources.predictor, settings)
     notes = [f"viewer {v.viewer_id}: emotion {v.emotion_detected} at confidence {v.emotion_confidence:.2f} is below "
              f"{settings.emotion_confidence_threshold}: treated as neutral" for v in viewers if v.emotion_low_confidence]
+    notes += [f"viewer {v.viewer_id}: age uncertain (no group reached {settings.age_choice.confident}); "
+              f"{v.age_group} chosen by the {v.age_rule} rule" for v in viewers if v.age_uncertain]
+    notes += [f"viewer {v.viewer_id}: a child group was likelier but below the child bar "
+              f"{settings.age_choice.child_min_probability}: {v.age_group} chosen" for v in viewers
+              if v.age_rule == "child_bar" and not v.age_uncertain]
     n, stance = settings.top_n, settings.stance
     fallback = None
     if not viewers:

@@ -21,7 +21,10 @@ class ViewerResult:
     last_frame: int
     box: list[float]                  # last box (x1, y1, x2, y2) in frame pixels
     age_group: str
-    age_group_confidence: float
+    age_group_confidence: float       # the chosen group's calibrated probability
+    age_rule: str                     # which rule chose the group (face_models/age_choice.py)
+    age_uncertain: bool               # True: no group reached the confidence bar
+    age_expected: float | None        # expected age in years (None: the predictor has no exact-age head)
     gender: str                       # "unknown" when below the gender confidence threshold
     gender_confidence: float
     emotion: str                      # the emotion used for recommending
@@ -87,7 +90,9 @@ def render_text(result: InferenceResult) -> str:
                  f"{faces.get('short_tracks', 0)} too briefly seen")
     for v in result.viewers:
         flag = " (low confidence: treated as neutral)" if v.emotion_low_confidence else ""
-        lines.append(f"  viewer {v.viewer_id}: age {v.age_group} ({v.age_group_confidence:.2f}), "
+        age_note = (f", uncertain, by {v.age_rule}" if v.age_uncertain or v.age_rule == "child_bar" else "")
+        years = f", ~{v.age_expected:.0f} y" if v.age_expected is not None else ""
+        lines.append(f"  viewer {v.viewer_id}: age {v.age_group} ({v.age_group_confidence:.2f}{years}{age_note}), "
                      f"gender {v.gender} ({v.gender_confidence:.2f}), emotion {v.emotion_detected} "
                      f"({v.emotion_confidence:.2f}){flag}, {v.frames} frame(s)")
         if v.contribution:

@@ -54,6 +54,14 @@ class ResourcePaths(Section):
     movies: str = "data/03_primary/movielens_movies.parquet"
 
 
+class AgeChoice(Section):
+    """face_models.age_choice.AgeChoiceRule's settings."""
+
+    confident: Fraction = 0.5
+    child_min_probability: Fraction = 0.7
+    child_groups: list[str] = ["0-7", "8-14"]
+
+
 class InferenceSettings(Section):
     """``inference`` in parameters_inference.yml; docs/inference.md says what each setting does."""
 
@@ -73,6 +81,7 @@ class InferenceSettings(Section):
     blazeface: BlazeFace = BlazeFace()
     emotion_confidence_threshold: Annotated[float, Field(ge=0)] = 0.35
     gender_confidence_threshold: Fraction = 0.0
+    age_choice: AgeChoice = AgeChoice()
     max_file_mb: Annotated[float, Field(gt=0)] = 500
     max_frames: PositiveInt = 900
     frame_step: PositiveInt = 1

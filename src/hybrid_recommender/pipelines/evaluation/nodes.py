@@ -38,7 +38,8 @@ from hybrid_recommender.recommender.improved import (
 log = logging.getLogger(__name__)
 PREDICTED_SOURCES = ("still", "video", "video_cnn_branch", "video_lstm_branch")
 PREDICTION_COLUMNS = ["face_id", "dataset", "age_group", "gender", "emotion", "pred_age_group", "pred_age_group_prob",
-                      "pred_gender", "pred_gender_prob", "pred_emotion", "pred_emotion_prob", "role"]
+                      "pred_age_rule", "pred_age_expected", "pred_gender", "pred_gender_prob", "pred_emotion",
+                      "pred_emotion_prob", "role"]
 
 
 def _age_bins_of(data_params: Mapping) -> tuple[list, list]:
@@ -138,15 +139,17 @@ def _face_tables(params: Mapping, tables: Mapping[str, tuple[pd.DataFrame, np.nd
 
 def held_out_face_predictions(predictor, utkface_faces: pd.DataFrame, utkface_pixels: np.ndarray,
                               fer2013_faces: pd.DataFrame, fer2013_pixels: np.ndarray, rafdb_faces: pd.DataFrame,
-                              rafdb_pixels: np.ndarray, params: Mapping) -> pd.DataFrame:
+                              rafdb_pixels: np.ndarray, params: Mapping, age_rule: Mapping) -> pd.DataFrame:
     """The face predictor's labels for every test face of the paper's age groups (age faces) and of the
-    configured emotions (emotion faces): Table III is computed from them, observations look them up."""
+    configured emotions (emotion faces): Table III is computed from them, observations look them up. The age
+    group is chosen as inference chooses it (``age_rule``: ``inference.age_choice``)."""
     start = time.perf_counter()
     tables = {"utkface": (utkface_faces, utkface_pixels), "fer2013": (fer2013_faces, fer2013_pixels),
               "rafdb": (rafdb_faces, rafdb_pixels)}
     (age, age_px), (emo, emo_px) = _face_tables(params, tables)
-    out = pd.concat([obs_mod.predict_faces(predictor, age, age_px).assign(role="age"),
-                     obs_mod.predict_faces(predictor, emo, emo_px).assign(role="emotion")], ignore_index=True)
+    out = pd.concat([obs_mod.predict_faces(predictor, age, age_px, age_rule=age_rule).assign(role="age"),
+                     obs_mod.predict_faces(predictor, emo, emo_px, age_rule=age_rule).assign(role="emotion")],
+                    ignore_index=True)
     log.info("evaluation: predicted %d age faces and %d emotion faces in %.1fs", len(age), len(emo),
              time.perf_counter() - start)
     return out
@@ -225,7 +228,7 @@ def prf_by_age_group(oracle: pd.DataFrame, predicted: pd.DataFrame, params: Mapp
 
 
 def labelled_face_predictions(predictor, source: DataSource | None, params: Mapping,
-                              data_params: Mapping) -> pd.DataFrame:
+                              data_params: Mapping, age_rule: Mapping) -> pd.DataFrame:
     """The predictor's labels for a user's own faces labelled with all three attributes (empty without them)."""
     if source is None:
         return pd.DataFrame(columns=PREDICTION_COLUMNS)
@@ -233,7 +236,7 @@ def labelled_face_predictions(predictor, source: DataSource | None, params: Mapp
     if len(table.skips):
         log.warning("labelled faces: %d rows skipped (%s)", len(table.skips),
                     "; ".join(table.skips["reason"].value_counts().head(3).index))
-    return obs_mod.predict_faces(predictor, table.index, table.pixels).assign(role="joint")
+    return obs_mod.predict_faces(predictor, table.index, table.pixels, age_rule=age_rule).assign(role="joint")
 
 
 def face_attribute_accuracy(predictions: pd.DataFrame, observations: pd.DataFrame, tracks: pd.DataFrame,

@@ -35,7 +35,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(nodes.held_out_face_predictions,
                  inputs=["face_attribute_predictor", "utkface_faces", "utkface_mtcnn_pixels", "fer2013_faces",
-                         "fer2013_pixels", "rafdb_faces", "rafdb_pixels", P],
+                         "fer2013_pixels", "rafdb_faces", "rafdb_pixels", P, "params:inference.age_choice"],
                  outputs="evaluation_face_predictions", name="predict_test_faces"),
             Node(nodes.held_out_track_predictions,
                  inputs=["face_attribute_predictor", "ckplus_faces", "ckplus_pixels", "afew_faces", "afew_pixels",
@@ -58,7 +58,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                           "face_attribute_accuracy_per_attribute"],
                  name="tabulate_face_attribute_accuracy"),
             Node(nodes.labelled_face_predictions,
-                 inputs=["face_attribute_predictor", "labelled_faces_source", P, "params:data_engineering"],
+                 inputs=["face_attribute_predictor", "labelled_faces_source", P, "params:data_engineering",
+                         "params:inference.age_choice"],
                  outputs="labelled_face_predictions", name="predict_own_labelled_faces"),
             Node(nodes.face_models_comparison, inputs="face_models_summary", outputs="face_models_comparison",
                  name="compare_face_models_with_paper"),

@@ -128,6 +128,29 @@ def score(rows: pd.DataFrame, probs: Mapping[str, np.ndarray], labels: Mapping[s
     }
 
 
+def child_bar_sweep(rows: pd.DataFrame, probs_by: Mapping[str, Mapping[str, np.ndarray]],
+                    labels: Mapping[str, list[str]], true_groups: np.ndarray, rule: Mapping | None,
+                    edges: list[int] | None, bars: list[float]) -> list[str]:
+    """Both errors the child bar trades, per bar, on clean faces and the harshest perturbations: adults (25+) read
+    into a child group, and children (8-14) read into an adult group (15+)."""
+    ages = rows["age"].to_numpy(float)
+    adult, child = ages >= ADULT_AGE, (ages >= 8) & (ages < 15)
+    shown = [n for n in ("clean", "jpeg_q10", "low_res_12px", "dim_webcam") if n in probs_by]
+    head = " | ".join(f"{n}: adults as children / children as adults" for n in shown)
+    lines = [f"| child_min_probability | {head} |", "|---|" + "---|" * len(shown)]
+    for bar in bars:
+        cells = []
+        for name in shown:
+            probs = probs_by[name]
+            chosen = np.asarray([c.group for c in choose_age_groups(
+                probs["age_group"], list(labels["age_group"]), probs.get("age_expected"),
+                {**(rule or {}), "child_min_probability": bar}, edges)])
+            is_child = np.isin(chosen, CHILD_GROUPS)
+            cells.append(f"{_cell(float(is_child[adult].mean()))} / {_cell(float((~is_child)[child].mean()))}")
+        lines.append(f"| {bar} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _cell(value: float | None, percent: bool = True) -> str:
     if value is None:
         return "n/a"
@@ -185,6 +208,8 @@ def main() -> None:
     ap.add_argument("--framing", choices=sorted(PIXELS), default="mtcnn",
                     help="mtcnn: as at inference (default); source: UTKFace's own crops")
     ap.add_argument("--out", default=None, help="also write the table to this markdown file")
+    ap.add_argument("--child-bars", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8, 0.9],
+                    help="child_min_probability values for the sweep of both errors")
     ap.add_argument("--dry-run", action="store_true", help="load and perturb the faces, print counts; no predictor")
     args = ap.parse_args()
 
@@ -206,11 +231,12 @@ def main() -> None:
 
     rule, rule_source = rule_settings(params)
     edges = getattr(predictor, "age_edges", None)     # the exact-age head's group edges (None: no such head)
-    results = {}
+    results, probs_by = {}, {}
     for name, (out, _) in tqdm(perturbed(faces).items(), desc="perturbations"):
-        probs = predict(predictor, out, name)
-        results[name] = score(rows, probs, predictor.labels, true_groups, viewers, rule, edges)
+        probs_by[name] = predict(predictor, out, name)
+        results[name] = score(rows, probs_by[name], predictor.labels, true_groups, viewers, rule, edges)
     lines = table(results, int(np.isin(true_groups, viewers).sum()))
+    lines += ["", *child_bar_sweep(rows, probs_by, predictor.labels, true_groups, rule, edges, args.child_bars)]
     why_no_rule = results["clean"]["why_no_rule"]
     notes = [f"- {len(rows)} UTKFace test faces ({args.framing} framing, {image_size} px gray); "
              f"{int((rows['age'] >= ADULT_AGE).sum())} adults (25+); age MAE and gender on ages 8-47.",

@@ -29,6 +29,8 @@ from tests.face_models.conftest import (  # noqa: F401 - fixtures reused here
     utk_small,
 )
 
+AGE_RULE = project_parameters("inference")["age_choice"]   # the rule inference uses
+
 
 def load_params(name: str) -> dict:
     return project_parameters(name)
@@ -101,7 +103,8 @@ def evaluated(split, systems, params, rec_params, age_bins, tiny_predictor, utk_
     face in the small face sets, real CK+ test sequences as face tracks, the tiny predictor, the fitted systems
     plus the improved hybrid."""
     train, test, users, movies = split
-    predictions = nodes.held_out_face_predictions(tiny_predictor, *utk_small, *fer_small, *empty_table(), params)
+    predictions = nodes.held_out_face_predictions(tiny_predictor, *utk_small, *fer_small, *empty_table(), params,
+                                                  AGE_RULE)
     age = predictions[predictions["role"] == "age"]
     have = set(map(tuple, age[["age_group", "gender"]].drop_duplicates().to_numpy()))
     tracks = nodes.held_out_track_predictions(tiny_predictor, *ckplus_table, *empty_table(), *fer_small,
@@ -116,7 +119,8 @@ def evaluated(split, systems, params, rec_params, age_bins, tiny_predictor, utk_
     observations = nodes.evaluation_observations(viewers, predictions, tracks, params)
     predicted = nodes.predicted_scores(observations, every, train, test, movies, params, rec_params)
     prf, differences, target = nodes.prf_by_age_group(oracle, predicted, params, rec_params)
-    labelled = nodes.labelled_face_predictions(tiny_predictor, None, params, load_params("data_engineering"))
+    labelled = nodes.labelled_face_predictions(tiny_predictor, None, params, load_params("data_engineering"),
+                                               AGE_RULE)
     products, factors, joint, per_attribute = nodes.face_attribute_accuracy(predictions, observations, tracks,
                                                                             labelled, params)
     summary = summarise_face_models(pd.DataFrame([{"dataset": "fer2013", "split": "test", "attribute": "emotion",

@@ -6,6 +6,7 @@ import pytest
 
 from hybrid_recommender.evaluation import observations as obs_mod
 from hybrid_recommender.pipelines.evaluation import nodes
+from tests.evaluation.conftest import AGE_RULE
 from tests.face_models.conftest import empty_table
 
 
@@ -44,7 +45,8 @@ def test_composite_faces_match_the_viewer_and_carry_the_predictors_labels(split,
                                                                           utk_small, fer_small, ckplus_table):
     _, test, users, _ = split
     viewers = obs_mod.sample_viewers(users, test, params)
-    predictions = nodes.held_out_face_predictions(tiny_predictor, *utk_small, *fer_small, *empty_table(), params)
+    predictions = nodes.held_out_face_predictions(tiny_predictor, *utk_small, *fer_small, *empty_table(), params,
+                                                  AGE_RULE)
     # only test faces: UTKFace's test split and FER2013's PublicTest (test under the carved protocol), never val
     age = predictions[predictions["role"] == "age"]
     assert set(age["face_id"]) <= set(utk_small[0].loc[utk_small[0]["split"] == "test", "face_id"])

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from hybrid_recommender.face_models.summary import (
+    age_card,
     metric_key,
     model_card,
     summarise_face_models,
@@ -21,13 +22,22 @@ def _info(finished_at: str, accelerator: str = "cpu", fit_seconds: float = 120.0
             "finished_at": finished_at}
 
 
+AGE_ROW = {"dataset": "utkface", "split": "test", "attribute": "age_group", "variant": "mtcnn/centre_crop",
+           "accuracy": 0.74567, "accuracy_viewer_ages": 0.537, "mae_years": 5.1957, "mae_years_viewer_ages": 5.51,
+           "adults_as_children": 0.0049, "ece": 0.0304, "macro_f1": 0.6}
+
+
 def _frame_cnns() -> dict:
     emotion = {"backbone": "face_vgg_xs", "heads": ["emotion"], "info": _info("2026-01-02T10:00:00+00:00"),
                "val_accuracy_by_dataset": {"emotion": {"fer2013": 0.51234, "ckplus": 0.9}},
                "val_accuracy_by_dataset_ten_crop": {"emotion": {"fer2013": 0.53}},
                "train_faces": {"fer2013": 300}, "val_faces": {"fer2013": 100}}
     gender = {**emotion, "heads": ["gender", "age_group"], "info": _info("2026-01-02T11:00:00+00:00", fit_seconds=60),
-              "val_accuracy_by_dataset": {"gender": {"utkface": 0.8}}, "val_accuracy_by_dataset_ten_crop": {}}
+              "val_accuracy_by_dataset": {"gender": {"utkface": 0.8}}, "val_accuracy_by_dataset_ten_crop": {},
+              "age_card": age_card([AGE_ROW, {**AGE_ROW, "variant": "source/centre_crop", "mae_years": 9.0},
+                                    {**AGE_ROW, "attribute": "gender"}]),
+              "calibration": [{"attribute": "age_group", "dataset": "utkface", "split": "test", "temperature": 0.9,
+                               "ece_uncalibrated": 0.05, "ece": 0.03}]}
     return {"models": {"face_vgg_xs_emotion": emotion, "face_vgg_xs_gender_age_group": gender}}
 
 
@@ -35,7 +45,12 @@ def test_the_model_card_keeps_its_keys_and_reads_time_and_device_from_the_networ
     card = model_card(_frame_cnns(), ["face_vgg_xs_emotion", "face_vgg_xs_gender_age_group"],
                       {"branch_val_accuracy": {"fused": 0.61}}, "smoke")
     assert set(card) == {"environment", "trained_at", "device", "networks", "fit_minutes", "validation_accuracy",
-                         "validation_splits"}
+                         "validation_splits", "age", "calibration"}
+    # the age head per data set, in the framing inference uses (MTCNN for UTKFace), rounded; other rows left out
+    assert card["age"] == {"face_vgg_xs_gender_age_group": {"utkface/test": {
+        "accuracy": 0.7457, "accuracy_viewer_ages": 0.537, "mae_years": 5.1957, "mae_years_viewer_ages": 5.51,
+        "adults_as_children": 0.0049, "ece": 0.0304}}}
+    assert card["calibration"]["face_vgg_xs_gender_age_group"][0]["temperature"] == 0.9
     assert card["environment"] == "smoke" and card["device"] == "cpu"
     assert card["trained_at"] == "2026-01-02T11:00:00+00:00"    # the last network's finish
     assert card["fit_minutes"] == 3.0

@@ -8,7 +8,7 @@ export KEDRO_DISABLE_TELEMETRY := true
 export MLFLOW_SKIP_PIP_REQUIREMENTS_CHECK := true
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test viz lab mlflow-ui benchmark clean-data
+.PHONY: run test demo viz lab mlflow-ui benchmark clean-data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,19 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
+$(VENV)/.installed-ui: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[ui]"
+	touch $@
+
 run: $(VENV)/.installed
 	$(BIN)/kedro run --env $(KEDRO_ENV)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The web page (live camera, upload, the list) on http://127.0.0.1:8000, after `make run` (docs/web.md).
+demo: $(VENV)/.installed-ui
+	$(BIN)/hybrid-recommender serve $(SERVE_ARGS)
 
 viz: $(VENV)/.installed
 	$(BIN)/kedro viz build

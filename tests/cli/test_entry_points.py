@@ -40,6 +40,7 @@ def test_help_lists_the_subcommands(entry):
         assert result.stdout.startswith("Usage: ") and "[COMMAND]" in result.stdout
         assert re.search(r"^\s+run\s+Run the pipeline", result.stdout, re.M)
         assert re.search(r"^\s+recommend\s+Recommend films", result.stdout, re.M)
+        assert re.search(r"^\s+serve\s+Serve the web page", result.stdout, re.M)
     run_help = invoke(ENTRY_POINTS[entry], "run", "--help")
     assert run_help.returncode == 0 and "--pipelines" in run_help.stdout and "--env" in run_help.stdout
 

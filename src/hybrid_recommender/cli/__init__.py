@@ -32,6 +32,7 @@ from kedro.framework.startup import bootstrap_project  # noqa: E402
 from kedro.utils import find_kedro_project  # noqa: E402
 
 from hybrid_recommender.cli.recommend import recommend  # noqa: E402 - light: loads models only when run
+from hybrid_recommender.cli.serve import serve  # noqa: E402 - light: loads the web stack only when run
 from hybrid_recommender.errors import InputDataError  # noqa: E402
 from hybrid_recommender.hooks import RunInterrupted, end_active_runs, find_error  # noqa: E402
 from hybrid_recommender.paths import PROJECT_ROOT  # noqa: E402
@@ -100,8 +101,8 @@ def _clean_errors(callback):
 @click.version_option(package_name=DISTRIBUTION, prog_name="hybrid-recommender")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """The hybrid movie recommender: run the Kedro pipelines, and recommend films for the viewers in an image,
-    a video or a camera."""
+    """The hybrid movie recommender: run the Kedro pipelines, recommend films for the viewers in an image,
+    a video or a camera, and serve the web page."""
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 
@@ -117,6 +118,7 @@ run = click.Command(
 # --- subcommands: each is a click.Command added to the group here (Kedro then offers it as `kedro NAME` too).
 cli.add_command(run)
 cli.add_command(recommend)
+cli.add_command(serve)
 
 
 def main(args: list[str] | None = None) -> None:

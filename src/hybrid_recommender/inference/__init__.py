@@ -7,10 +7,14 @@
 See docs/inference.md for the output fields, the settings and the measured speed.
 """
 
-from hybrid_recommender.inference.core import Resources, recommend_for_input
+from hybrid_recommender.inference.core import (
+    Resources,
+    recommend_for_frames,
+    recommend_for_input,
+)
 from hybrid_recommender.inference.resources import load_resources
 from hybrid_recommender.inference.result import InferenceResult, render_text
 from hybrid_recommender.inference.settings import InferenceSettings, settings_from
 
-__all__ = ["InferenceResult", "InferenceSettings", "Resources", "load_resources", "recommend_for_input",
-           "render_text", "settings_from"]
+__all__ = ["InferenceResult", "InferenceSettings", "Resources", "load_resources", "recommend_for_frames",
+           "recommend_for_input", "render_text", "settings_from"]

@@ -30,13 +30,15 @@ from hybrid_recommender.recommender.base import Recommender, Viewer
 
 @dataclass
 class Resources:
-    """What inference needs loaded once: the predictor, the recommender, cold-start lists and movie titles."""
+    """What inference needs loaded once: the predictor, the recommender, cold-start lists and movie titles (and,
+    for front ends that show them, each movie's year and genres: ``movie_details``, item id -> {year, genres})."""
 
     predictor: Any
     recommender: Recommender
     cold_start_lists: Mapping
     titles: Mapping[int, str]
     model_card: dict = field(default_factory=dict)
+    movie_details: Mapping[int, dict] = field(default_factory=dict)
     _detectors: dict = field(default_factory=dict, repr=False)
 
     def detector(self, settings: InferenceSettings, full_resolution: bool = False):
@@ -54,36 +56,55 @@ class TrackedFaces:
     faces: dict[str, int]
 
 
+class FaceFollower:
+    """Faces followed one frame at a time: detect every ``detect_every`` frames, follow faces with the IoU tracker
+    in between, and keep each visible track's framed crops (its most recent ``tracker.window``).
+
+    ``track_faces`` runs it over a file's frames; a live camera (hybrid_recommender.web) feeds it frame by frame.
+    """
+
+    def __init__(self, detector, framing: Mapping, settings: InferenceSettings):
+        t = settings.tracker
+        self.tracker = IouTracker(t.iou_threshold, t.max_missed, t.window)
+        self.detector, self.framing = detector, framing
+        self.every, self.min_size, self.max_faces = settings.detect_every, settings.min_face_size, settings.max_faces
+        self.min_score = getattr(settings.min_detection_score, detector.name)
+        self.faces = {"detections": 0, "too_small": 0, "unclear": 0}        # over all detection rounds
+        self.last_round = dict(self.faces)                                   # the latest detection round alone
+        self.frames = 0
+
+    def step(self, frame: np.ndarray) -> list[Track]:
+        """Follow the faces into ``frame`` (RGB uint8); returns the tracks visible in it, their crops appended."""
+        i = self.frames
+        self.frames += 1
+        if i % self.every == 0:
+            boxes, scores = self.detector.detect(frame)
+            side = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+            small, unclear = side < self.min_size, (side >= self.min_size) & (scores < self.min_score)
+            keep = np.flatnonzero(~small & ~unclear)
+            keep = keep[np.argsort(-side[keep], kind="stable")][:self.max_faces]     # the largest faces first
+            self.last_round = {"detections": len(keep), "too_small": int(small.sum()),
+                               "unclear": int(unclear.sum())}
+            for k, v in self.last_round.items():
+                self.faces[k] += v
+            self.tracker.update(boxes[keep], scores[keep], i)
+        visible = self.tracker.visible()
+        if visible:
+            boxes = np.stack([tr.box_at(i) for tr in visible])
+            for tr, crop in zip(visible, crop_faces(frame, boxes, self.framing)):
+                tr.crops.append(crop)
+                tr.frames.append(i)
+        return visible
+
+
 def track_faces(frames, n_frames: int | None, detector, framing: Mapping, settings: InferenceSettings,
                 progress: bool = False) -> TrackedFaces:
     """Detect every ``detect_every`` frames, follow faces with the IoU tracker, and
     keep each track's framed crops (its most recent ``tracker.window``)."""
-    t = settings.tracker
-    tracker = IouTracker(t.iou_threshold, t.max_missed, t.window)
-    every, min_size, max_faces = settings.detect_every, settings.min_face_size, settings.max_faces
-    min_score = getattr(settings.min_detection_score, detector.name)
-    counts = {"detections": 0, "too_small": 0, "unclear": 0}
-    n = 0
-    for i, frame in enumerate(tqdm(frames, total=n_frames, desc="frames", unit="frame", disable=not progress,
-                                   leave=False)):
-        n += 1
-        if i % every == 0:
-            boxes, scores = detector.detect(frame)
-            side = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-            small, unclear = side < min_size, (side >= min_size) & (scores < min_score)
-            counts["too_small"] += int(small.sum())
-            counts["unclear"] += int(unclear.sum())
-            keep = np.flatnonzero(~small & ~unclear)
-            keep = keep[np.argsort(-side[keep], kind="stable")][:max_faces]     # the largest faces first
-            counts["detections"] += len(keep)
-            tracker.update(boxes[keep], scores[keep], i)
-        visible = tracker.visible()
-        if visible:
-            boxes = np.stack([tr.box_at(i) for tr in visible])
-            for tr, crop in zip(visible, crop_faces(frame, boxes, framing)):
-                tr.crops.append(crop)
-                tr.frames.append(i)
-    return TrackedFaces(tracker.all_tracks(), n, counts)
+    follower = FaceFollower(detector, framing, settings)
+    for frame in tqdm(frames, total=n_frames, desc="frames", unit="frame", disable=not progress, leave=False):
+        follower.step(frame)
+    return TrackedFaces(follower.tracker.all_tracks(), follower.frames, follower.faces)
 
 
 def _probs(labels, p) -> dict[str, float]:
@@ -142,13 +163,38 @@ def recommend_for_input(spec: str | int | Path, resources: Resources,
     started = time.perf_counter()
     max_frames = settings.camera_frames if str(spec).strip().isdigit() else settings.max_frames
     source = open_source(spec, settings.max_file_mb, max_frames, settings.frame_step)
+    return recommend_for_frames(source.frames(), source.n_frames, source.name, source.kind, resources, settings,
+                                progress and source.kind != InputKind.IMAGE, started)
+
+
+def recommend_for_frames(frames, n_frames: int | None, name: str, kind: str, resources: Resources,
+                         params: InferenceSettings | Mapping | None = None, progress: bool = False,
+                         started: float | None = None) -> InferenceResult:
+    """``recommend_for_input`` for frames already in memory (RGB uint8; e.g. a decoded upload): ``name`` and
+    ``kind`` (InputKind) describe them in the result; ``started`` (perf_counter) is when the call began."""
+    settings = settings_from(params)
+    started = time.perf_counter() if started is None else started
     detector = resources.detector(settings)
-    tracked = track_faces(source.frames(), source.n_frames, detector, resources.predictor.framing, settings,
-                          progress and source.kind != InputKind.IMAGE)
+    tracked = track_faces(frames, n_frames, detector, resources.predictor.framing, settings, progress)
     min_frames = min(settings.min_track_frames, tracked.frames)
     usable = [t for t in tracked.tracks if len(t.crops) >= max(1, min_frames)]
     faces = {**tracked.faces, "tracks": len(tracked.tracks), "short_tracks": len(tracked.tracks) - len(usable)}
     viewers = read_viewers(usable, resources.predictor, settings)
+    return result_for_viewers(viewers, faces, tracked.frames, name, kind, resources, settings, started)
+
+
+def cold_start_reason(faces: Mapping[str, int]) -> str:
+    """Why no face was usable, from the detection counts (``detections`` = faces read)."""
+    return ("no face found" if faces["detections"] + faces["too_small"] + faces["unclear"] == 0 else
+            "faces too small" if faces["too_small"] and not faces["detections"] else
+            "faces unclear (covered or blurred?)" if faces["unclear"] and not faces["detections"] else
+            "faces seen too briefly")
+
+
+def result_for_viewers(viewers: list[ViewerResult], faces: Mapping[str, int], frames: int, name: str, kind: str,
+                       resources: Resources, settings: InferenceSettings, started: float) -> InferenceResult:
+    """The list for viewers already read: one viewer's, the group's (``settings.group_strategy``; each viewer's
+    contribution is set on it), or the cold-start list when there is none; with the notes that say why."""
     notes = [f"viewer {v.viewer_id}: emotion {v.emotion_detected} at confidence {v.emotion_confidence:.2f} is below "
              f"{settings.emotion_confidence_threshold}: treated as neutral" for v in viewers if v.emotion_low_confidence]
     notes += [f"viewer {v.viewer_id}: age uncertain (no group reached {settings.age_choice.confident}); "
@@ -160,10 +206,7 @@ def recommend_for_input(spec: str | int | Path, resources: Resources,
     fallback = None
     if not viewers:
         cs = settings.cold_start
-        reason = ("no face found" if tracked.faces["detections"] + faces["too_small"] + faces["unclear"] == 0 else
-                  "faces too small" if faces["too_small"] and not tracked.faces["detections"] else
-                  "faces unclear (covered or blurred?)" if faces["unclear"] and not tracked.faces["detections"] else
-                  "faces seen too briefly")
+        reason = cold_start_reason(faces)
         items, which = cold_start(resources.cold_start_lists, cs.age_group, cs.gender)
         items = items[:n]
         films = _films(items, [1.0 - r / max(1, len(items)) for r in range(len(items))], resources.titles)
@@ -187,8 +230,9 @@ def recommend_for_input(spec: str | int | Path, resources: Resources,
                                     combined["explanation"], "group")
     seconds = time.perf_counter() - started
     return InferenceResult(
-        input=source.name, input_kind=source.kind, mode=mode, frames=tracked.frames, seconds=round(seconds, 4),
-        fps=round(tracked.frames / seconds, 2) if seconds > 0 else 0.0, viewers=viewers, recommendations=films,
-        explanation=explanation, faces=faces, fallback=fallback, notes=notes, model_card=dict(resources.model_card),
+        input=name, input_kind=kind, mode=mode, frames=frames, seconds=round(seconds, 4),
+        fps=round(frames / seconds, 2) if seconds > 0 else 0.0, viewers=viewers, recommendations=films,
+        explanation=explanation, faces=dict(faces), fallback=fallback, notes=notes,
+        model_card=dict(resources.model_card),
         settings=settings.model_dump(include={"detector", "detect_every", "detect_max_side", "min_face_size",
                                               "group_strategy", "emotion_confidence_threshold", "top_n"}))

@@ -75,10 +75,15 @@ class FrameSource:
 
 def read_image(path: Path) -> np.ndarray:
     """An image file as RGB uint8, or InputDataError naming it."""
-    data = np.fromfile(str(path), dtype=np.uint8)
+    return decode_image(np.fromfile(str(path), dtype=np.uint8), path)
+
+
+def decode_image(data: bytes | np.ndarray, name: str | Path) -> np.ndarray:
+    """Encoded image bytes (in memory: an upload, a camera frame) as RGB uint8, or InputDataError naming ``name``."""
+    data = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if len(data) else None
     if bgr is None:
-        raise InputDataError(f"{path}: not a readable image (corrupt or not one of {', '.join(IMAGE_SUFFIXES)})")
+        raise InputDataError(f"{name}: not a readable image (corrupt or not one of {', '.join(IMAGE_SUFFIXES)})")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

@@ -20,6 +20,7 @@ from hybrid_recommender.face_models.predictor import (
 )
 from hybrid_recommender.inference.core import Resources
 from hybrid_recommender.inference.settings import ResourcePaths
+from hybrid_recommender.labels import GENRES
 from hybrid_recommender.recommender.store import load_recommender as load_from_store
 
 
@@ -65,6 +66,19 @@ def load_titles(path: str | Path) -> dict[int, str]:
     return dict(zip(movies["item_id"].astype(int), movies["title"].astype(str)))
 
 
+def load_movie_details(path: str | Path) -> dict[int, dict]:
+    """item id -> {"year": release year or None, "genres": [MovieLens genre flags set]}, for front ends."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(f"{path}: no MovieLens movies table here (run `kedro run --pipelines data_engineering`)")
+    movies = pd.read_parquet(path, columns=["item_id", "release_date", *GENRES])
+    years = pd.to_datetime(movies["release_date"]).dt.year
+    flags = movies[list(GENRES)].to_numpy(dtype=bool)
+    return {int(item): {"year": None if pd.isna(year) else int(year),
+                        "genres": [g for g, on in zip(GENRES, row) if on and g != "unknown"]}
+            for item, year, row in zip(movies["item_id"], years, flags)}
+
+
 def load_resources(paths: ResourcePaths | Mapping[str, str] | None = None, root: Path | None = None) -> Resources:
     """Resources from the paths in ``parameters_inference.yml`` (``inference.resources``; a mapping names those
     that differ), relative to ``root``."""
@@ -76,4 +90,4 @@ def load_resources(paths: ResourcePaths | Mapping[str, str] | None = None, root:
 
     predictor, card = load_predictor(at(paths.predictor))
     return Resources(predictor, load_recommender(at(paths.recommender)), load_cold_start(at(paths.cold_start)),
-                     load_titles(at(paths.movies)), card)
+                     load_titles(at(paths.movies)), card, load_movie_details(at(paths.movies)))

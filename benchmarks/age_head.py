@@ -28,11 +28,11 @@ from kedro.framework.startup import bootstrap_project  # noqa: E402
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "src"))
 
+from hybrid_recommender.evaluation.markdown import markdown_table  # noqa: E402
 from hybrid_recommender.face_models import make_heads  # noqa: E402
 from hybrid_recommender.face_models.data import face_set  # noqa: E402
 from hybrid_recommender.face_models.params import FaceModelsParams  # noqa: E402
 from hybrid_recommender.face_models.preprocessing import Preprocessing  # noqa: E402
-from hybrid_recommender.evaluation.markdown import markdown_table  # noqa: E402
 from hybrid_recommender.face_models.training import evaluate_frame_cnn, train_frame_cnn  # noqa: E402
 from hybrid_recommender.mlflow_runs import ChildRun  # noqa: E402
 

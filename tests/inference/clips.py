@@ -12,8 +12,12 @@ import cv2
 import numpy as np
 
 
-def real_faces(archive: Path, n: int, skip: int = 0) -> list[np.ndarray]:
-    """The first n (after ``skip``) UTKFace part-1 crops (200x200 RGB) whose names follow the labelled pattern."""
+def real_faces(archive: Path, n: int, skip: int = 0, split_fractions: dict | None = None) -> list[np.ndarray]:
+    """The first n (after ``skip``) adult UTKFace part-1 crops (200x200 RGB) whose names follow the labelled
+    pattern; with ``split_fractions``, only those whose split is ``test`` under the project's rule (ingest/utkface.py:
+    a hash of the file name), so no face a predictor was trained or tuned on is used."""
+    from hybrid_recommender.ingest.images import stable_split
+
     faces = []
     with tarfile.open(archive) as tf:
         for m in tf:
@@ -22,6 +26,8 @@ def real_faces(archive: Path, n: int, skip: int = 0) -> list[np.ndarray]:
                 continue
             age = int(name.split("_")[0])
             if not 18 <= age <= 60:              # adults: sharper, more reliably detected faces
+                continue
+            if split_fractions is not None and stable_split(name, split_fractions) != "test":
                 continue
             if skip:
                 skip -= 1

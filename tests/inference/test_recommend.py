@@ -11,7 +11,12 @@ from hybrid_recommender.inference import recommend_for_input
 from hybrid_recommender.inference.core import track_faces
 from hybrid_recommender.inference.detection import MtcnnDetector
 from hybrid_recommender.inference.settings import settings_from
-from hybrid_recommender.labels import DEFAULT_AGE_BIN_EDGES, DEFAULT_AGE_GROUPS, EMOTIONS, age_group_of
+from hybrid_recommender.labels import (
+    DEFAULT_AGE_BIN_EDGES,
+    DEFAULT_AGE_GROUPS,
+    EMOTIONS,
+    age_group_of,
+)
 from tests.inference.clips import background, paste, scene, write_image, write_video
 from tests.inference.conftest import FRAMING
 

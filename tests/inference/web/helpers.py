@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from pathlib import Path
@@ -19,33 +18,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hybrid_recommender.ingest.images import stable_split
-from hybrid_recommender.ingest.utkface import parse_utkface_name
-from tests.inference.clips import background, paste
+from tests.inference.clips import background, paste, real_faces
 
 FRAME = (480, 640)                       # what the page sends
 
 
 def held_out_faces(archive: Path, n: int, split_fractions: dict, skip: int = 0) -> list[np.ndarray]:
-    """The first n (after ``skip``) adult UTKFace part-1 crops whose split is ``test`` under the project's rule
-    (ingest/utkface.py: a hash of the file name), so no face a predictor was trained or tuned on is used."""
-    faces = []
-    with tarfile.open(archive) as tf:
-        for m in tf:
-            name = Path(m.name).name
-            labels, _ = parse_utkface_name(name)
-            if not m.isfile() or labels is None or not 18 <= labels["age"] <= 60:
-                continue
-            if stable_split(name, split_fractions) != "test":
-                continue
-            if skip:
-                skip -= 1
-                continue
-            data = np.frombuffer(tf.extractfile(m).read(), np.uint8)
-            faces.append(cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB))
-            if len(faces) == n:
-                break
-    return faces
+    """The first n (after ``skip``) adult UTKFace part-1 crops of the project's held-out (test) split."""
+    return real_faces(archive, n, skip, split_fractions)
 
 
 def face_frames(face: np.ndarray, n: int, x: int, y: int, size: int = 180, sway: int = 24,

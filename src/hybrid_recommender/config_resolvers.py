@@ -26,4 +26,20 @@ def datasets_dir(*candidates: str) -> str:
     return next((p for p in paths if p.is_dir()), paths[-1]).as_posix()
 
 
-CUSTOM_RESOLVERS = {"project_path": project_path, "datasets_dir": datasets_dir}
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+
+
+def tracking_uri(default: str) -> str:
+    """Where runs go: $MLFLOW_TRACKING_URI when set (a team's ``mlflow server``), else ``default`` (the project's
+    sqlite file). Kedro's ``oc.env`` is allowed in credentials only, so conf/mlflow.yml reads it through here."""
+    return os.environ.get(TRACKING_URI_ENV) or default
+
+
+def artifact_location(default: str) -> str | None:
+    """Where a new experiment's artifacts go: ``default`` (the project's mlruns/) for the local sqlite store; with
+    $MLFLOW_TRACKING_URI set, None, so the server decides (``mlflow server --serve-artifacts``)."""
+    return None if os.environ.get(TRACKING_URI_ENV) else default
+
+
+CUSTOM_RESOLVERS = {"project_path": project_path, "datasets_dir": datasets_dir, "tracking_uri": tracking_uri,
+                    "artifact_location": artifact_location}

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 EXPERIMENT = "hybrid_recommender"
 PARENT_TAG = "mlflow.parentRunId"
 MAX_BATCH = 1000    # MLflow's log_batch limit on metrics per call
+MAX_BATCH_PARAMS = 100   # ... and on params (and tags) per call
 MAX_PARAM = 6000    # MLflow's limit on a param value's length
 MAX_TAG = 8000      # MLflow's limit on a tag value's length
 
@@ -72,17 +73,21 @@ class ChildRun:
         return self.run_id is not None
 
     def log_params(self, params: Mapping) -> None:
-        if self.active:
-            for k, v in _flatten(params).items():
-                try:
+        """Nested params flattened (``a.b``), in one batch: against a tracking server, one round trip."""
+        if not self.active:
+            return
+        flat = _flatten(params)
+        try:
+            self.log_batch(params=flat)
+        except Exception:  # noqa: BLE001 - a param logged before with another value: keep the others, one by one
+            for k, v in flat.items():
+                with contextlib.suppress(Exception):
                     self.client.log_param(self.run_id, k, v)
-                except Exception:  # noqa: BLE001 - a param logged twice with another value is not fatal
-                    pass
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Metrics in batches of MLflow's limit (one round trip per 1000 values)."""
         if self.active:
-            for k, v in metrics.items():
-                self.client.log_metric(self.run_id, k.replace("@", "_"), float(v), step=step)
+            self.log_batch({k.replace("@", "_"): v for k, v in metrics.items()}, step=step)
 
     def log_figure(self, figure, name: str) -> None:
         if self.active:
@@ -105,17 +110,18 @@ class ChildRun:
             self.client.log_text(self.run_id, text, name)
 
     def log_batch(self, metrics: Mapping[str, float] | None = None, params: Mapping[str, Any] | None = None,
-                  tags: Mapping[str, Any] | None = None) -> None:
-        """Many metrics, flat params and tags in few calls (``log_metrics``/``log_params`` make one call per key)."""
+                  tags: Mapping[str, Any] | None = None, step: int | None = None) -> None:
+        """Many metrics, flat params and tags in few calls (MLflow's ``log_batch``, 1000 metrics a call)."""
         if not self.active:
             return
         now = int(time.time() * 1000)
-        ms = [Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()]
+        ms = [Metric(k, float(v), now, step or 0) for k, v in (metrics or {}).items()]
         ps = [Param(k, str(v)[:MAX_PARAM]) for k, v in (params or {}).items()]
         ts = [RunTag(k, str(v)[:MAX_TAG]) for k, v in (tags or {}).items()]
-        for i in range(0, max(len(ms), 1), MAX_BATCH):
-            self.client.log_batch(self.run_id, metrics=ms[i:i + MAX_BATCH], params=ps if i == 0 else [],
-                                  tags=ts if i == 0 else [])
+        for i in range(0, len(ms), MAX_BATCH):
+            self.client.log_batch(self.run_id, metrics=ms[i:i + MAX_BATCH])
+        for i in range(0, max(len(ps), len(ts)), MAX_BATCH_PARAMS):    # params and tags: 100 a call
+            self.client.log_batch(self.run_id, params=ps[i:i + MAX_BATCH_PARAMS], tags=ts[i:i + MAX_BATCH_PARAMS])
 
     def log_objects(self, objects: Mapping[str, Any]) -> None:
         """Tables (csv), texts and matplotlib figures as artifacts, each under its name."""

@@ -40,6 +40,9 @@ MERGED = "merged"   # validation context: a group's merged settings (its overrid
 class HardwareParams(Section):
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"]
     devices: Literal["auto"] | Annotated[int, Field(ge=-1)] | list[NonNegativeInt]
+    strategy: str                 # Lightning's: auto, ddp, ddp_spawn, fsdp, ...
+    num_nodes: PositiveInt
+    deterministic: bool | Literal["warn"]
 
 
 class PreprocessingParams(Section):

@@ -79,7 +79,8 @@ def _trainer_kwargs(cfg: FrameCNNSettings | LSTMSettings, default_root_dir: str 
     """Lightning Trainer arguments from ``cfg``: accelerator/devices (``auto`` picks a GPU where there is one),
     precision, the schedule's length and the run's habits; ``more`` adds or replaces arguments."""
     return dict(
-        accelerator=cfg.accelerator, devices=cfg.devices, precision=cfg.precision, deterministic=True,
+        accelerator=cfg.accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
+        precision=cfg.precision, deterministic=cfg.deterministic,
         max_epochs=cfg.max_epochs, log_every_n_steps=cfg.log_every_n_steps, num_sanity_val_steps=0,
         enable_progress_bar=cfg.progress_bar, enable_model_summary=False, default_root_dir=str(default_root_dir),
     ) | more

@@ -85,18 +85,24 @@ def test_a_run_with_the_uri_in_the_environment_lands_on_the_server(tracking_serv
     # nothing in the project: no sqlite file, no mlruns/
     assert not (project_copy / "mlflow.db").exists() and not (project_copy / "mlruns").exists()
 
-    # a nested run as the face models and the evaluation make them, through the same URI (from the environment)
+    # a nested run as the face models and the evaluation make them, in this process: kedro-mlflow sets the URI
+    # process-wide as a run starts (here, explicitly; an earlier in-process session may have set another)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)
     import mlflow
 
     from hybrid_recommender.mlflow_runs import child_run
 
-    with mlflow.start_run(experiment_id=experiment.experiment_id, run_name="parent") as run:
-        with child_run("frame_cnn_test") as child:
-            child.log_params({"net": {f"p{i}": i for i in range(250)}})     # more than one batch of 100
-            child.log_metrics({f"m{i}": float(i) for i in range(1200)})     # more than one batch of 1000
-            child.log_text("hello", "notes/hello.txt")
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        with mlflow.start_run(experiment_id=experiment.experiment_id, run_name="parent") as run:
+            with child_run("frame_cnn_test") as child:
+                child.log_params({"net": {f"p{i}": i for i in range(250)}})     # more than one batch of 100
+                child.log_metrics({f"m{i}": float(i) for i in range(1200)})     # more than one batch of 1000
+                child.log_text("hello", "notes/hello.txt")
+    finally:
+        mlflow.set_tracking_uri(previous)
     stored = client.get_run(child.run_id)
     assert stored.data.tags["mlflow.parentRunId"] == run.info.run_id and stored.info.status == "FINISHED"
     assert len(stored.data.params) == 250 and stored.data.params["net.p249"] == "249"

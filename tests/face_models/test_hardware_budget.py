@@ -1,5 +1,6 @@
-"""Precision chosen from the hardware (faked both ways), schedules sized from measured speed (a fake clock), and a
-short real training with ``precision: auto`` sized by a budget on this machine."""
+"""Precision chosen from the hardware (faked both ways), schedules sized from measured speed (a fake clock), a
+short real training with ``precision: auto`` sized by a budget on this machine, and the several-device settings
+refused before any training where they cannot work (a faked GPU count, a budget with several processes, plain ddp)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,24 @@ import math
 import pytest
 import pytorch_lightning as pl
 import torch
+from pydantic import ValidationError
 from torch.utils.data import DataLoader, TensorDataset
 
 from hybrid_recommender.face_models.budget import measure_speed, plan_schedule
+from hybrid_recommender.face_models.distributed import refuse_relaunch
 from hybrid_recommender.face_models.hardware import (
     Hardware,
+    check_devices,
     choose_channels_last,
     choose_compute,
     choose_precision,
     torch_threads,
     usable_cpus,
 )
-from hybrid_recommender.face_models.training import train_frame_cnn
+from hybrid_recommender.face_models.params import FaceModelsParams
+from hybrid_recommender.face_models.training import _trainer_kwargs, train_frame_cnn
 from hybrid_recommender.mlflow_runs import ChildRun
+from tests.face_models.conftest import face_model_params
 from tests.face_models.test_training import CFG, HEADS, _sets
 
 AVX2 = Hardware("cpu", "AVX2", cpu_native_bf16=False, cuda_bf16=False)
@@ -165,3 +171,70 @@ def test_a_short_real_training_with_auto_precision_sized_by_a_budget(tmp_path, f
     assert plan is not None and plan["steps"] >= 1 and plan["planned_seconds"] <= 0.2 * 60
     assert info["steps"] == info["planned_steps"] == plan["steps"] and info["schedule_completed"]
     assert next(net.parameters()).dtype == torch.float32
+
+
+# ------------------------------------------------------------------------------------------- several devices
+@pytest.mark.parametrize(("accelerator", "devices", "gpus", "fix"), [
+    ("gpu", 8, 0, "face_models.hardware.accelerator=cpu,face_models.hardware.devices=1"),
+    ("gpu", 8, 1, "face_models.hardware.devices=1"),
+    ("cuda", [0, 3], 2, "face_models.hardware.devices=2"),
+    ("auto", 8, 0, "face_models.hardware.devices=1`"),   # auto x 8: GPUs asked for; auto x 1: the CPU here
+    ("gpu", -1, 0, "face_models.hardware.accelerator=cpu"),
+])
+def test_more_gpus_than_the_machine_has_are_refused_naming_the_setting(accelerator, devices, gpus, fix):
+    with pytest.raises(ValueError) as caught:
+        check_devices(accelerator, devices, "paper", gpus=gpus)
+    message = str(caught.value)
+    assert message.startswith(f"face_models.hardware.devices is {devices!r}") and f"found {gpus}" in message
+    assert f"`kedro run --env paper --params {fix}" in message
+
+
+@pytest.mark.parametrize(("accelerator", "devices", "gpus"), [
+    ("gpu", 8, 8), ("gpu", [1, 2], 4), ("gpu", -1, 2), ("auto", 1, 0), ("auto", "auto", 0),
+    ("cpu", 2, 0), ("cpu", 64, 8),
+])
+def test_what_the_machine_has_passes(accelerator, devices, gpus):
+    check_devices(accelerator, devices, gpus=gpus)   # CPU processes: any number
+
+
+def test_the_trainer_arguments_check_the_devices_before_any_training(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    with pytest.raises(ValueError, match=r"face_models.hardware.devices is 8 .* found 0"):
+        _trainer_kwargs(CFG.model_copy(update={"accelerator": "gpu", "devices": 8, "strategy": "ddp_spawn"}), ".")
+    # one process in all: a plain fit, not a DDP wrapper spawned once; several keep their strategy
+    assert _trainer_kwargs(CFG.model_copy(update={"devices": 1, "strategy": "ddp_spawn"}), ".")["strategy"] == "auto"
+    assert _trainer_kwargs(CFG.model_copy(update={"devices": 2, "strategy": "ddp_spawn"}), ".")["strategy"] == \
+        "ddp_spawn"
+
+
+def test_plain_ddp_would_rerun_kedro_run_and_is_refused(tmp_path):
+    trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False, default_root_dir=tmp_path)
+    with pytest.raises(ValueError, match="running `kedro run` again, which re-runs every node: use `ddp_spawn`"):
+        refuse_relaunch(trainer)
+    refuse_relaunch(pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", logger=False,
+                                default_root_dir=tmp_path))
+
+
+def test_a_time_budget_with_several_processes_is_refused_when_the_run_starts():
+    """conf/fast sizes its networks by time budgets; with 2 processes the run fails at parameter validation (the
+    run's first step), naming every budget key and the override, not deep inside a probe fit."""
+    raw = face_model_params("fast")
+    raw["hardware"].update(accelerator="cpu", devices=2, strategy="ddp_spawn")
+    with pytest.raises(ValidationError) as caught:
+        FaceModelsParams.model_validate(raw)
+    message = str(caught.value)
+    keys = "face_models.frame_cnn.budget_minutes,face_models.frame_cnn.group_overrides.gender_age_group.budget_minutes"
+    assert "needs face_models.hardware.devices: 1" in message and "devices is 2" in message
+    assert f"`--params {keys.replace(',', '=null,')}=null`" in message
+    raw["hardware"].update(devices=1, num_nodes=2)
+    with pytest.raises(ValidationError, match="num_nodes 2"):
+        FaceModelsParams.model_validate(raw)
+    raw["hardware"].update(num_nodes=1)
+    FaceModelsParams.model_validate(raw)
+
+
+def test_train_frame_cnn_refuses_a_budget_with_several_processes_before_training(tmp_path):
+    cfg = CFG.model_copy(update={"budget_minutes": 1.0, "devices": 2, "strategy": "ddp_spawn"})
+    with pytest.raises(ValueError, match="face_models.frame_cnn.budget_minutes is|budget_minutes set a time budget"):
+        train_frame_cnn("face_vgg_xs", HEADS, [], [], None, cfg, ChildRun(None), tmp_path, seed=1)
+    assert not any(tmp_path.iterdir())

@@ -14,6 +14,7 @@ import pytorch_lightning as pl
 
 from hybrid_recommender.face_models import Heads, make_heads
 from hybrid_recommender.face_models.data import FaceSet, face_set
+from hybrid_recommender.face_models.hardware import check_devices
 from hybrid_recommender.face_models.params import FaceModelsParams, FrameCNNSettings
 from hybrid_recommender.face_models.preprocessing import Preprocessing
 from hybrid_recommender.face_models.summary import (
@@ -82,6 +83,8 @@ def train_frame_cnns(sources: Tables, utkface_mtcnn_pixels: np.ndarray, settings
     ``sources``: fer2013, utkface, ckplus, rafdb -> (index, pixels); UTKFace trains on its MTCNN framing when
     ``frame_cnn.utkface_framing`` says so. ``age_groups``: ``labels`` (the age head's classes) and ``viewers``.
     ``callbacks``: extra Lightning callbacks (a caller's own progress or timing)."""
+    hw = settings.hardware
+    check_devices(hw.accelerator, hw.devices, settings.environment)   # before the first network, not in its Trainer
     cfg, prep, seed = settings.frame_cnn, Preprocessing(**settings.preprocessing.model_dump()), settings.seed
     heads = make_heads(age_groups["labels"])
     train_tables = dict(sources)

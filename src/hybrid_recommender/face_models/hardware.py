@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from hybrid_recommender.face_models.params import asked_devices
+
 AUTO = "auto"
 
 
@@ -99,3 +101,37 @@ def torch_threads(setting: int | str | None) -> int | None:
     if setting == AUTO:
         return usable_cpus()
     return int(setting)
+
+
+# ------------------------------------------------------------------------------------------- several devices
+DEVICES_KEY = "face_models.hardware.devices"
+
+
+def wants_gpus(accelerator: str, gpus: int) -> bool:
+    """Whether ``accelerator`` trains on GPUs: ``gpu``/``cuda``, or ``auto`` on a machine with a GPU."""
+    return accelerator in ("gpu", "cuda") or (accelerator == AUTO and gpus > 0)
+
+
+def check_devices(accelerator: str, devices: int | str | list[int], environment: str | None = None,
+                  gpus: int | None = None) -> None:
+    """Refuse, before any training, a ``devices`` setting this machine cannot give (more GPUs than it has), with the
+    setting, what was found and the override; Lightning would fail later with a traceback from inside the Trainer.
+    ``gpus``: the GPU count (default ``torch.cuda.device_count()``; a test fakes it)."""
+    gpus = torch.cuda.device_count() if gpus is None else gpus
+    count, needed = asked_devices(devices)
+    # `auto` x several devices on a machine without a GPU: GPUs asked for (it would start CPU processes by accident);
+    # `accelerator: cpu` asks for CPU processes, any number
+    if not (wants_gpus(accelerator, gpus) or (accelerator == AUTO and count > 1)):
+        return
+    if 0 < gpus and needed <= gpus:
+        return
+    asked = "every GPU" if needed == 0 else f"{needed} GPU(s)" if not isinstance(devices, list) else \
+        f"GPU index {needed - 1}"
+    fix = f"{DEVICES_KEY}={max(gpus, 1)}"
+    if not gpus and accelerator != AUTO:   # `auto` on one device is the CPU where there is no GPU
+        fix = f"face_models.hardware.accelerator=cpu,{fix}"
+    env = f" --env {environment}" if environment and environment not in ("base", "local") else ""
+    raise ValueError(
+        f"{DEVICES_KEY} is {devices!r} with accelerator {accelerator!r}: {asked} asked for, but "
+        f"torch.cuda.device_count() found {gpus} on this machine. Ask for what it has, e.g. "
+        f"`kedro run{env} --params {fix}`.")

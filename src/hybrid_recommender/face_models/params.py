@@ -37,12 +37,40 @@ BatchLimit = PositiveInt | Annotated[float, Field(gt=0.0, le=1.0)] | None
 MERGED = "merged"   # validation context: a group's merged settings (its overrides already checked)
 
 
+def asked_devices(devices: int | str | list[int]) -> tuple[int, int]:
+    """(how many devices, the highest index named + 1) of Lightning's ``devices``; ``auto`` and -1 (every one of
+    them, however many there are): (0, 0)."""
+    if isinstance(devices, list):
+        return len(devices), (max(devices) + 1 if devices else 0)
+    if devices in ("auto", -1):
+        return 0, 0
+    return int(devices), int(devices)
+
+
 class HardwareParams(Section):
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"]
     devices: Literal["auto"] | Annotated[int, Field(ge=-1)] | list[NonNegativeInt]
-    strategy: str                 # Lightning's: auto, ddp, ddp_spawn, fsdp, ...
+    strategy: str                 # Lightning's: auto, ddp_spawn, ...; `ddp` under `kedro run` is refused (training)
     num_nodes: PositiveInt
     deterministic: bool | Literal["warn"]
+
+    @property
+    def distributed(self) -> bool:
+        """Whether Lightning may start more than one training process (``devices: auto`` or -1 may be every GPU;
+        ``auto`` on the CPU is one process)."""
+        count = 1 if self.accelerator == "cpu" and self.devices == "auto" else asked_devices(self.devices)[0]
+        return self.num_nodes > 1 or count != 1
+
+    def require_one_process_for(self, budgets: dict[str, float | None]) -> None:
+        """A time budget is planned from a speed probe of one process: refuse every budget set (``budgets``: the
+        setting's full key -> its value) where training runs in several processes, naming the keys."""
+        keys = [k for k, v in budgets.items() if v]
+        if keys and self.distributed:
+            raise ValueError(
+                f"{', '.join(keys)} set a time budget, which is planned from a one-process speed probe and needs "
+                f"face_models.hardware.devices: 1 and num_nodes: 1; here devices is {self.devices!r}, num_nodes "
+                f"{self.num_nodes}, strategy {self.strategy!r}. Size the schedule by max_epochs instead: "
+                f"`--params {','.join(f'{k}=null' for k in keys)}`, or train on one device.")
 
 
 class PreprocessingParams(Section):
@@ -249,6 +277,17 @@ class FaceModelsParams(Section):
         """Where Lightning's checkpoints and logs go (``workdir``, relative to the project root)."""
         root = Path(self.workdir)
         return root if root.is_absolute() else PROJECT_ROOT / root
+
+    @model_validator(mode="after")
+    def _budgets_train_on_one_process(self) -> FaceModelsParams:
+        """Every group's time budget checked against the hardware when the run starts, before any training."""
+        budgets = {}
+        for group in self.frame_cnn.groups:
+            own = "budget_minutes" in self.frame_cnn.group_overrides.get(group, {})
+            key = f"face_models.frame_cnn.{f'group_overrides.{group}.' if own else ''}budget_minutes"
+            budgets[key] = self.frame_cnn._merged(group).budget_minutes
+        self.hardware.require_one_process_for(budgets)
+        return self
 
     def frame_cnn_for(self, group: str) -> FrameCNNSettings:
         """The frame_cnn section with ``group``'s overrides and the hardware section."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import os
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from pytorch_lightning.callbacks import (
     EMAWeightAveraging,
     ModelCheckpoint,
 )
+from torch.optim.swa_utils import get_ema_avg_fn
 from torch.utils.data import DataLoader, TensorDataset
 
 from hybrid_recommender.face_models import Heads
@@ -40,7 +42,15 @@ from hybrid_recommender.face_models.data import (
     Sequences,
     class_weights,
 )
-from hybrid_recommender.face_models.hardware import ComputeChoice, choose_compute
+from hybrid_recommender.face_models.distributed import (
+    FrameCNNModule,
+    TrainingFacts,
+    one_device_kwargs,
+    refuse_relaunch,
+    save_weights,
+    spawned,
+)
+from hybrid_recommender.face_models.hardware import ComputeChoice, check_devices, choose_compute
 from hybrid_recommender.face_models.metrics import (
     classification_metrics,
     confusion_figure,
@@ -77,9 +87,14 @@ log = logging.getLogger(__name__)
 
 def _trainer_kwargs(cfg: FrameCNNSettings | LSTMSettings, default_root_dir: str | Path, **more) -> dict:
     """Lightning Trainer arguments from ``cfg``: accelerator/devices (``auto`` picks a GPU where there is one),
-    precision, the schedule's length and the run's habits; ``more`` adds or replaces arguments."""
+    precision, the schedule's length and the run's habits; ``more`` adds or replaces arguments. A ``devices`` this
+    machine cannot give fails here, before any training (:func:`.hardware.check_devices`)."""
+    check_devices(cfg.accelerator, cfg.devices)
+    # a DDP strategy on one process in all would only wrap the model (and spawn it): a plain fit does the same
+    one = cfg.num_nodes == 1 and (cfg.devices == 1 or isinstance(cfg.devices, list) and len(cfg.devices) == 1)
+    strategy = "auto" if one and str(cfg.strategy).startswith("ddp") else cfg.strategy
     return dict(
-        accelerator=cfg.accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
+        accelerator=cfg.accelerator, devices=cfg.devices, strategy=strategy, num_nodes=cfg.num_nodes,
         precision=cfg.precision, deterministic=cfg.deterministic,
         max_epochs=cfg.max_epochs, log_every_n_steps=cfg.log_every_n_steps, num_sanity_val_steps=0,
         enable_progress_bar=cfg.progress_bar, enable_model_summary=False, default_root_dir=str(default_root_dir),
@@ -101,7 +116,16 @@ class EMAAfterWarmup(EMAWeightAveraging):
 
     def __init__(self, decay: float, start_fraction: float):
         super().__init__(decay=decay)
-        self.start_fraction = float(start_fraction)
+        self.decay, self.start_fraction = float(decay), float(start_fraction)
+
+    def __getstate__(self):   # spawned processes get a pickled copy: the averaging function is a closure, rebuilt
+        state = self.__dict__.copy()
+        state["_kwargs"] = {k: v for k, v in self._kwargs.items() if k != "avg_fn"}
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._kwargs["avg_fn"] = get_ema_avg_fn(decay=self.decay)
 
     def on_train_start(self, trainer, pl_module):
         self.update_starting_at_step = int(round(self.start_fraction * trainer.estimated_stepping_batches))
@@ -138,16 +162,22 @@ def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], 
     With ``budget_minutes`` set, the schedule is sized from this machine's measured speed (:mod:`.budget`).
     ``cfg``: :meth:`FaceModelsParams.frame_cnn_for`'s settings, or a plain dict of them (validated here).
     ``age_edges``: the age groups' edges, for an age head that learns years (``cfg.age_head``).
-    With ``cfg.calibrate``, each head's temperature is then fitted on the validation faces."""
+    With ``cfg.calibrate``, each head's temperature is then fitted on the validation faces.
+
+    Several processes (``devices``/``num_nodes`` above 1, a spawn-based ``strategy``: docs/face_models.md "Several
+    GPUs or machines") train only the fit: ``batch_size`` is per process, each process validates its share of the
+    faces (losses averaged over them), and everything after the fit runs here, in this process, on rank 0's weights
+    (the EMA's, or the best checkpoint's, as on one process). ``info`` says how many processes trained."""
     started = time.perf_counter()
     cfg = cfg if isinstance(cfg, FrameCNNSettings) else FrameCNNSettings.model_validate(cfg)
+    cfg.require_one_process_for({"face_models.frame_cnn.budget_minutes": cfg.budget_minutes})
     compute = compute or choose_compute(cfg.precision, cfg.channels_last, cfg.accelerator)
     log.info("face_models: %s trains in %s, channels_last=%s (%s)", backbone, compute.precision,
              compute.channels_last, compute.reason)
     pl.seed_everything(seed, workers=True)
     weights = {h: class_weights([s.labels[h] for s in train_sets], len(c), cfg.class_weight_power).tolist()
                for h, c in heads.items()}
-    module = FaceAttributeModule(
+    module = FrameCNNModule(
         backbone, heads, pretrained=bool(cfg.pretrained), dropout=cfg.dropout, optimizer=cfg.optimizer,
         lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
         label_smoothing=cfg.label_smoothing, class_weights=weights, head_weights=cfg.head_weights,
@@ -167,7 +197,7 @@ def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], 
         plan = _budget_plan(module, data, kwargs, cfg, started, [ema] if ema else [])
         kwargs.update(max_epochs=plan.epochs, limit_train_batches=plan.batches_per_epoch, max_steps=-1)
         pl.seed_everything(seed, workers=True)   # the probe drew random numbers: the run starts from the seed
-    callbacks = list(callbacks)
+    callbacks = [*callbacks, TrainingFacts()]
     ckpt = None
     if ema is not None:
         callbacks.append(ema)
@@ -186,33 +216,48 @@ def train_frame_cnn(backbone: str, heads: Heads, train_sets: Sequence[FaceSet], 
                     "schedule_plan": plan.to_dict() if plan else None})
     trainer = pl.Trainer(**kwargs, logger=run.lightning_logger(), callbacks=callbacks,
                          enable_checkpointing=ckpt is not None)
+    refuse_relaunch(trainer)
     start = time.perf_counter()
     trainer.fit(module, datamodule=data)
     fit_seconds = time.perf_counter() - start
-    if data.val_sets and "val/loss" not in trainer.callback_metrics:
-        trainer.validate(module, datamodule=data, verbose=False)  # a step limit ended training before any validation
+    was_spawned, facts = spawned(trainer), TrainingFacts.read(trainer)
+    if data.val_sets and "val/loss" not in trainer.callback_metrics:   # a step limit ended training unvalidated
+        # after a spawn, this Trainer would spawn again: one process validates (the weights are all here)
+        validator = pl.Trainer(**one_device_kwargs(kwargs), logger=run.lightning_logger(), enable_checkpointing=False) \
+            if was_spawned else trainer
+        validator.validate(module, datamodule=data, verbose=False)
     if ckpt is not None and ckpt.best_model_path and Path(ckpt.best_model_path).exists():
         state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
     final = workdir / "checkpoints" / f"{backbone}-final.ckpt"
-    trainer.save_checkpoint(final, weights_only=True)
+    if was_spawned:   # the Trainer's strategy has no process group here: write the weights as Lightning would
+        save_weights(module, final, facts)
+    else:
+        trainer.save_checkpoint(final, weights_only=True)
     run.log_artifact(final, "checkpoint")
     net = module.net.float().to("cpu", memory_format=torch.contiguous_format).eval()
     temperatures = calibrate_heads(net, val_sets, prep) if cfg.calibrate and data.val_sets else {}
     if temperatures:
         run.log_params({"temperatures": temperatures})
-    planned_steps = plan.steps if plan else int(trainer.estimated_stepping_batches)
+    steps = facts.get("steps", trainer.global_step)
+    planned_steps = plan.steps if plan else facts.get("planned_steps") or int(trainer.estimated_stepping_batches)
+    processes = {"world_size": facts.get("world_size", trainer.world_size),
+                 "training_processes": facts.get("processes", 1),
+                 "trained_in_this_process": facts.get("rank_zero_pid") == os.getpid(),
+                 "threads_per_process": facts.get("threads_per_process", torch.get_num_threads()),
+                 "strategy_used": str(kwargs["strategy"])}   # ddp_spawn on one device runs as auto
+    run.log_params(processes)   # what ran: the settings logged above say what was asked
     info = {"fit_seconds": fit_seconds, "seconds_with_probe": time.perf_counter() - started,
-            "epochs": trainer.current_epoch, "steps": trainer.global_step, "planned_steps": planned_steps,
-            "schedule_completed": trainer.global_step >= planned_steps, "compute": compute.to_dict(),
+            "epochs": facts.get("epochs", trainer.current_epoch), "steps": steps, "planned_steps": planned_steps,
+            "schedule_completed": steps >= planned_steps, "compute": compute.to_dict(),
             "schedule_plan": plan.to_dict() if plan else None,
             "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "class_weights": weights, "train_faces": int(sum(len(s) for s in train_sets)),
-            "temperatures": temperatures}
+            "temperatures": temperatures, **processes}
     if not info["schedule_completed"]:
         log.warning("face_models: %s stopped after %d of its %d planned steps (max_time or early stopping)",
-                    backbone, trainer.global_step, planned_steps)
-    run.log_metrics({"fit_seconds": fit_seconds, "trained_steps": trainer.global_step,
+                    backbone, steps, planned_steps)
+    run.log_metrics({"fit_seconds": fit_seconds, "trained_steps": steps,
                      "planned_steps": planned_steps, "seconds_with_probe": info["seconds_with_probe"]})
     return net, info
 
@@ -509,7 +554,8 @@ def train_svm_members(features: Mapping[str, Mapping[str, list[np.ndarray]]], se
 def fit_lstm(features: Mapping[str, list[np.ndarray]], y: np.ndarray, train_mask: np.ndarray,
              val_mask: np.ndarray | None, hidden: int, cfg: LSTMSettings, run: ChildRun | None, workdir: Path,
              seed: int = 0) -> SequenceLSTM:
-    """Train one LSTM on the training sequences' clips (all augmented variants), validate on val clips."""
+    """Train one LSTM on the training sequences' clips (all augmented variants), validate on val clips; on one device
+    whatever ``devices`` says (a few hundred clips train in less time than processes take to spawn)."""
     pl.seed_everything(seed, workers=True)
     length, stride, pad = cfg.clip_length, cfg.clip_stride, cfg.pad
     idx = np.flatnonzero(train_mask)
@@ -530,7 +576,8 @@ def fit_lstm(features: Mapping[str, list[np.ndarray]], y: np.ndarray, train_mask
         val_dl = DataLoader(TensorDataset(torch.from_numpy(vc), torch.from_numpy(y[vidx][vo])), batch_size=256)
     if run is not None:
         run.log_params({"hidden": hidden, "seed": seed, "train_clips": len(X), **cfg.model_dump()})
-    trainer = pl.Trainer(**_trainer_kwargs(cfg, workdir), logger=run.lightning_logger() if run is not None else False,
+    trainer = pl.Trainer(**one_device_kwargs(_trainer_kwargs(cfg, workdir)),
+                         logger=run.lightning_logger() if run is not None else False,
                          enable_checkpointing=False)
     trainer.fit(module, train_dl, val_dl)
     return module.net.eval()

@@ -130,3 +130,13 @@ def member_reasons(skips, source) -> dict[str, str]:
     prefix = source.where("")
     assert skips["file"].str.startswith(prefix).all(), skips["file"].tolist()
     return {f[len(prefix):]: r for f, r in zip(skips["file"], skips["reason"])}
+
+
+def movielens_1m_zip(root: Path, ratings: list[str], users: list[str], movies: list[str],
+                     name: str = "ml-1m.zip") -> Path:
+    """MovieLens 1M in its official layout, zipped as GroupLens ships it: ``ml-1m.zip`` holding
+    ``ml-1m/ratings.dat``, ``users.dat`` and ``movies.dat`` (``::``-separated lines, latin-1)."""
+    folder = write_files(root / "ml-1m-src", {
+        f"ml-1m/{file}": ("\n".join(lines) + "\n").encode("latin-1")
+        for file, lines in (("ratings.dat", ratings), ("users.dat", users), ("movies.dat", movies))})
+    return zip_folder(folder, root / name)

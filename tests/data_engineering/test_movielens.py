@@ -84,18 +84,21 @@ def test_offline_download_says_where_to_put_the_zip(tmp_path, monkeypatch):
 
 def test_the_download_node_fetches_only_a_missing_archive_that_the_catalog_then_writes(tmp_path, monkeypatch):
     fetched = []
-    monkeypatch.setattr(movielens, "download_movielens", lambda folder: fetched.append(folder) or b"PK zip")
-    params = {"datasets_dir": str(tmp_path), "download_movielens": True}
+    monkeypatch.setattr(movielens, "download_movielens",
+                        lambda folder, **kw: fetched.append((folder, kw["url"])) or b"PK zip")
+    params = {"datasets_dir": str(tmp_path), "movielens": {"version": "100k", "download": True}}
     archive = DownloadedSourceDataset(str(tmp_path), ["ml-100k.zip", "ml-100k"])
-    assert nodes.downloaded_movielens(tiny_movielens(tmp_path, b"1\t1\t5\t1\n"), params) == {}
+    assert nodes.downloaded_movielens(tiny_movielens(tmp_path, b"1\t1\t5\t1\n"), None, params) == ({}, {})
     assert fetched == []
-    files = nodes.downloaded_movielens(None, params)
-    assert files == {"ml-100k.zip": b"PK zip"} and fetched == [tmp_path]
+    files, other = nodes.downloaded_movielens(None, None, params)
+    assert files == {"ml-100k.zip": b"PK zip"} and other == {}
+    assert fetched == [(tmp_path, "https://files.grouplens.org/datasets/movielens/ml-100k.zip")]
     archive.save(files)
     assert (tmp_path / "ml-100k.zip").read_bytes() == b"PK zip" and archive.load().path == tmp_path / "ml-100k.zip"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ml-100k", "ml-100k.zip"]   # no temporary left
-    with pytest.raises(InputDataError, match=f"MovieLens 100K not found under {tmp_path}: .*grouplens.org"):
-        nodes.downloaded_movielens(None, {**params, "download_movielens": False})
+    with pytest.raises(InputDataError, match=f"MovieLens 100K not found under {tmp_path} "
+                                             r"\(data_engineering.movielens.version: 100k\): .*grouplens.org"):
+        nodes.downloaded_movielens(None, None, {**params, "movielens": {"version": "100k", "download": False}})
     assert len(fetched) == 1
 
 

@@ -128,7 +128,7 @@ def test_a_missing_required_data_set_stops_with_a_message_not_a_traceback(tmp_pa
     datasets = _link_shared(tmp_path / "datasets", "fer2013.zip", "utkface_crop_part1.tar.gz")
     (datasets / "ml-100k").mkdir()  # empty folder: not a data set
     stderr = _clean_error(kedro_run(project_copy, datasets, "--pipeline", "data_engineering",
-                                    "--params", "data_engineering.download_movielens=false"))
+                                    "--params", "data_engineering.movielens.download=false"))
     assert f"MovieLens 100K not found under {datasets}" in stderr
     assert "grouplens.org" in stderr
 
@@ -153,11 +153,12 @@ def test_a_datasets_dir_that_is_a_file_is_one_error_line(tmp_path, project_copy)
 
 def test_a_mistyped_datasets_dir_is_named_and_never_created(tmp_path, monkeypatch):
     monkeypatch.setenv("HYBRID_DATASETS_DIR", str(tmp_path / "datsets"))
-    params = {**config_loader("fast")["parameters"]["data_engineering"], "download_movielens": True}
+    params = config_loader("fast")["parameters"]["data_engineering"]
+    params = {**params, "movielens": {**params["movielens"], "download": True}}
     assert params["datasets_dir"] == (tmp_path / "datsets").as_posix()
     for node in (lambda: nodes.data_set_inventory(params, *[None] * 5),
-                 lambda: nodes.downloaded_movielens(None, params),  # the download must not create it either
-                 lambda: nodes.movielens_tables(None, params)):
+                 lambda: nodes.downloaded_movielens(None, None, params),  # the download must not create it either
+                 lambda: nodes.movielens_tables(None, None, params)):
         with pytest.raises(InputDataError) as error:
             node()
         message = str(error.value)

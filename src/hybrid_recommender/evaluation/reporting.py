@@ -256,7 +256,7 @@ def evaluation_report(table_iii_md: str, per_attribute: pd.DataFrame, face_model
     lines = [
         "# Section V reproduced: paper vs ours",
         "",
-        f"Observations: **{n} simulated** (not real viewers): a MovieLens 100K test user of one of the paper's age "
+        f"Observations: **{n} simulated** (not real viewers): a MovieLens test user of one of the paper's age "
         f"groups ({counts} observations of {viewers} distinct viewers), an emotion drawn from the configured "
         f"distribution, a composite still face of real test faces ({observations['age_face_dataset'].iloc[0]} for "
         f"age group and gender, {observations['emotion_face_dataset'].iloc[0]} for emotion) and a face track for "

@@ -12,7 +12,19 @@ from pydantic import (
     model_validator,
 )
 
+from hybrid_recommender.ingest.movielens_1m import check_age_codes
 from hybrid_recommender.param_types import Fraction, Section
+
+
+class MovieLens(Section):
+    version: Literal["100k", "1m"]          # which MovieLens the pipelines read: 100K (the paper's) or 1M
+    download: bool                          # fetch it from GroupLens (MD5-checked) when it is not in datasets_dir
+    ml_1m_age_codes: dict[int, int]         # ML-1M age code -> representative age in years (binned by age_groups)
+
+    @model_validator(mode="after")
+    def _codes(self):
+        self.ml_1m_age_codes = check_age_codes(self.ml_1m_age_codes)
+        return self
 
 
 class AgeGroups(Section):
@@ -73,7 +85,7 @@ class Afew(Section):
 
 class DataEngineeringParams(Section):
     datasets_dir: str
-    download_movielens: bool
+    movielens: MovieLens
     age_groups: AgeGroups
     fer2013: Fer2013
     utkface: UtkFace

@@ -7,9 +7,14 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.sparse.linalg import svds
 from surprise import SVD, Dataset, Reader
 
 SVD_DEFAULTS = {"n_factors": 100, "n_epochs": 20, "lr_all": 0.005, "reg_all": 0.02}
+# A block of users x candidate movies holds at most this many predictions (8 bytes each: 32 MiB), so scoring a group
+# (or every user, for the global SVD) never holds a dense users x movies matrix.
+CHUNK_CELLS = 1 << 22
 
 
 def fit_surprise_svd(ratings: pd.DataFrame, svd_params: Mapping | None = None, seed: int = 42,
@@ -24,9 +29,12 @@ def fit_surprise_svd(ratings: pd.DataFrame, svd_params: Mapping | None = None, s
 
 
 def surprise_mean_predictions(algo, trainset, user_ids: np.ndarray, item_ids: np.ndarray,
-                              rating_scale: tuple[float, float] = (1, 5)) -> np.ndarray:
+                              rating_scale: tuple[float, float] = (1, 5), chunk_cells: int = CHUNK_CELLS) -> np.ndarray:
     """Mean over `user_ids` of Surprise's prediction for each of `item_ids`, exactly as `algo.predict` would
-    give it (global mean + known biases + p_u.q_i when both are known, clipped to the rating scale)."""
+    give it (global mean + known biases + p_u.q_i when both are known, clipped to the rating scale).
+
+    The clip is per user, so the mean cannot be factored out: users are taken in blocks of at most
+    ``chunk_cells / len(item_ids)``, and memory stays bounded whatever the number of users."""
     users = _inner(trainset.to_inner_uid, user_ids)
     items = _inner(trainset.to_inner_iid, item_ids)
     ku = np.array([u for u in users if u is not None], dtype=np.int64)
@@ -39,12 +47,14 @@ def surprise_mean_predictions(algo, trainset, user_ids: np.ndarray, item_ids: np
         bi[ki_mask] = algo.bi[ki]
     base = (trainset.global_mean if algo.biased else 0.0) + bi          # per item
     total = np.zeros(len(items))
-    if len(ku):
-        est = base[None, :] + (algo.bu[ku][:, None] if algo.biased else 0.0)
-        est = np.broadcast_to(est, (len(ku), len(items))).copy()
+    step = max(1, int(chunk_cells) // max(1, len(items)))
+    for start in range(0, len(ku), step):
+        block = ku[start:start + step]
+        est = base[None, :] + (algo.bu[block][:, None] if algo.biased else 0.0)
+        est = np.broadcast_to(est, (len(block), len(items))).copy()
         if len(ki):
-            est[:, ki_mask] += algo.pu[ku] @ algo.qi[ki].T
-        total += np.clip(est, *rating_scale).sum(axis=0)
+            est[:, ki_mask] += algo.pu[block] @ algo.qi[ki].T
+        total += np.clip(est, *rating_scale, out=est).sum(axis=0)
     if n_unknown_users:
         total += n_unknown_users * np.clip(base, *rating_scale)
     return total / max(1, len(users))
@@ -73,20 +83,36 @@ def surprise_group_scores(ratings: pd.DataFrame, user_ids: np.ndarray, item_ids:
     return surprise_mean_predictions(algo, trainset, np.asarray(user_ids), np.asarray(item_ids), rating_scale)
 
 
+def selection_counts(ratings: pd.DataFrame, user_ids: np.ndarray, item_ids: np.ndarray) -> sparse.csr_matrix:
+    """X: the users x movies selection counts as a sparse matrix (row i = ``user_ids[i]``, column j =
+    ``item_ids[j]``); ratings of other users or movies are left out, a repeated (user, movie) counts twice."""
+    u_pos = pd.Index(user_ids).get_indexer(ratings["user_id"].to_numpy())
+    i_pos = pd.Index(item_ids).get_indexer(ratings["item_id"].to_numpy())
+    ok = (u_pos >= 0) & (i_pos >= 0)
+    x = sparse.coo_matrix((np.ones(int(ok.sum())), (u_pos[ok], i_pos[ok])), shape=(len(user_ids), len(item_ids)))
+    return x.tocsr()      # duplicates summed
+
+
 def truncated_svd_group_scores(ratings: pd.DataFrame, user_ids: np.ndarray, item_ids: np.ndarray,
                                rank: int = 10) -> np.ndarray:
     """The paper's literal reading: X = users x movies selection counts, X^ = U_r S_r V_r^T (rank r), a movie's
-    score is its mean reconstructed count over the group's users."""
+    score is its mean reconstructed count over the group's users.
+
+    X stays sparse and X^ is never formed: the mean over users of U_r S_r V_r^T is (the mean of U_r's rows) S_r
+    V_r^T, with the r leading singular triplets from ARPACK (``scipy.sparse.linalg.svds``, a fixed start vector,
+    so the same on every run). Memory grows with the ratings and (users + movies) x r, not users x movies. When
+    r >= min(users, movies) the reconstruction is X itself, and the scores are its column means.
+    """
     user_ids = np.asarray(user_ids, dtype=np.int64)
     item_ids = np.asarray(item_ids, dtype=np.int64)
     if len(ratings) == 0 or len(user_ids) == 0 or len(item_ids) == 0:
         return np.zeros(len(item_ids))
-    u_pos = pd.Index(user_ids).get_indexer(ratings["user_id"].to_numpy())
-    i_pos = pd.Index(item_ids).get_indexer(ratings["item_id"].to_numpy())
-    ok = (u_pos >= 0) & (i_pos >= 0)
-    x = np.zeros((len(user_ids), len(item_ids)))
-    np.add.at(x, (u_pos[ok], i_pos[ok]), 1.0)
-    u, s, vt = np.linalg.svd(x, full_matrices=False)
-    r = max(1, min(int(rank), len(s)))
-    x_hat = (u[:, :r] * s[:r]) @ vt[:r]
-    return x_hat.mean(axis=0)
+    x = selection_counts(ratings, user_ids, item_ids)
+    r = max(1, int(rank))
+    if r >= min(x.shape):                    # full rank: X^ = X (svds needs r < min(shape))
+        return np.asarray(x.mean(axis=0)).ravel()
+    # ARPACK's start vector, fixed (seeded, not constant: a constant vector can be orthogonal to a singular vector of
+    # a symmetric pattern), so the same triplets on every run.
+    v0 = np.random.default_rng(0).uniform(-1.0, 1.0, min(x.shape))
+    u, s, vt = svds(x, k=r, v0=v0, tol=0)
+    return ((u.mean(axis=0) * s) @ vt).ravel()

@@ -53,7 +53,7 @@ def elbow_plot(curve: pd.DataFrame, k: int, params: dict) -> plt.Figure:
         ax.plot([k], [at[k]], "o", ms=12, mfc="none", mec="tab:red")
     ax.set_xlabel("number of clusters k")
     ax.set_ylabel("within-cluster sum of squares")
-    ax.set_title("MovieLens 100K genre clusters: elbow")
+    ax.set_title("MovieLens genre clusters: elbow")
     ax.set_xticks(list(curve["k"]))
     ax.legend()
     fig.tight_layout()

@@ -14,10 +14,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import pandera.pandas as pa  # noqa: E402
 
 from hybrid_recommender.config_resolvers import DATASETS_DIR_ENV  # noqa: E402
 from hybrid_recommender.errors import InputDataError  # noqa: E402
-from hybrid_recommender.ingest import afew, ckplus, fer2013, movielens, rafdb, utkface  # noqa: E402
+from hybrid_recommender.ingest import afew, ckplus, fer2013, movielens, movielens_1m, rafdb, utkface  # noqa: E402
 from hybrid_recommender.ingest.common import FaceTable, SkipLog, empty_skips  # noqa: E402
 from hybrid_recommender.ingest.faces import face_index  # noqa: E402
 from hybrid_recommender.ingest.sources import DataSource  # noqa: E402
@@ -28,6 +29,10 @@ from hybrid_recommender.schemas import (  # noqa: E402
     RATINGS_SCHEMA,
     USERS_SCHEMA,
 )
+
+# MovieLens 1M's users also keep the official age code (their age is the code's representative age).
+USERS_1M_SCHEMA = USERS_SCHEMA.add_columns(
+    {"age_code": pa.Column("int64", pa.Check.isin(sorted(movielens_1m.AGE_CODE_RANGES)))})
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +50,16 @@ FACE_SETS = {
 }
 
 
-MOVIELENS_LAYOUT = "MovieLens 100K (required): ml-100k.zip or ml-100k/ with u.data, u.user, u.item, u.genre"
+MOVIELENS_LAYOUT = ("MovieLens (required; data_engineering.movielens.version picks which): 100k: ml-100k.zip or "
+                    "ml-100k/ with u.data, u.user, u.item, u.genre; 1m: ml-1m.zip or ml-1m/ with ratings.dat, "
+                    "users.dat, movies.dat")
+# Each MovieLens version: its label in messages, where to get it, the archive the download writes and its URL.
+MOVIELENS_VERSIONS = {
+    "100k": {"label": movielens.LABEL, "how_to_get": movielens.HOW_TO_GET, "archive": movielens.ARCHIVE_NAME,
+             "url": movielens.DOWNLOAD_URL},
+    "1m": {"label": movielens_1m.LABEL, "how_to_get": movielens_1m.HOW_TO_GET, "archive": movielens_1m.ARCHIVE_NAME,
+           "url": movielens_1m.DOWNLOAD_URL},
+}
 
 
 def _age_bins(params: dict) -> tuple[list[int], list[str]]:
@@ -111,25 +125,53 @@ def data_set_inventory(params: dict, fer2013_source, utkface_source, ckplus_sour
     return inventory
 
 
-def downloaded_movielens(source: DataSource | None, params: dict) -> dict[str, bytes]:
-    """``{"ml-100k.zip": bytes}`` from GroupLens (MD5-checked) when MovieLens 100K is missing and
-    ``download_movielens`` allows it; ``{}`` when it is there. The catalog writes it into the datasets folder,
-    which must exist (it is the user's: never created here)."""
-    if source is not None:
-        return {}
-    folder = datasets_folder(params)
-    if not params["download_movielens"]:
-        raise InputDataError(f"MovieLens 100K not found under {folder}: {movielens.HOW_TO_GET}.")
-    return {movielens.ARCHIVE_NAME: movielens.download_movielens(folder)}
+def _movielens_version(params: dict) -> tuple[str, dict]:
+    version = str(params["movielens"]["version"])
+    if version not in MOVIELENS_VERSIONS:
+        raise InputDataError(f"data_engineering.movielens.version={version!r}: expected one of "
+                             f"{', '.join(MOVIELENS_VERSIONS)}.")
+    return version, MOVIELENS_VERSIONS[version]
 
 
-def movielens_tables(source: DataSource | None, params: dict):
-    """Ratings, users (with age group) and movies of MovieLens 100K, and the skipped lines."""
+def _not_found(spec: dict, version: str, folder: Path) -> InputDataError:
+    return InputDataError(f"{spec['label']} not found under {folder} (data_engineering.movielens.version: "
+                          f"{version}): {spec['how_to_get']}.")
+
+
+def downloaded_movielens(ml_100k: DataSource | None, ml_1m: DataSource | None,
+                         params: dict) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """(100K files, 1M files): ``{"ml-100k.zip" or "ml-1m.zip": bytes}`` from GroupLens (MD5-checked) for the
+    version ``data_engineering.movielens.version`` picks, when it is missing and ``movielens.download`` allows it;
+    ``{}`` when it is there, and always for the other version (never fetched). The catalog writes each into the
+    datasets folder, which must exist (it is the user's: never created here)."""
+    version, spec = _movielens_version(params)
+    source = {"100k": ml_100k, "1m": ml_1m}[version]
+    files: dict[str, bytes] = {}
     if source is None:
-        raise InputDataError(f"MovieLens 100K not found under {datasets_folder(params)}: {movielens.HOW_TO_GET}.")
-    ratings, users, movies, skips = movielens.read_movielens(source)
+        folder = datasets_folder(params)
+        if not params["movielens"]["download"]:
+            raise _not_found(spec, version, folder)
+        files = {spec["archive"]: movielens.download_movielens(folder, url=spec["url"], label=spec["label"],
+                                                               how_to_get=spec["how_to_get"])}
+    return (files, {}) if version == "100k" else ({}, files)
+
+
+def movielens_tables(ml_100k: DataSource | None, ml_1m: DataSource | None, params: dict):
+    """Ratings, users (with age group) and movies of the MovieLens that ``data_engineering.movielens.version``
+    picks (100K or 1M), and the skipped lines. MovieLens 1M's users keep their ``age_code`` too."""
+    version, spec = _movielens_version(params)
+    source = {"100k": ml_100k, "1m": ml_1m}[version]
+    if source is None:
+        raise _not_found(spec, version, datasets_folder(params))
+    if version == "1m":
+        ratings, users, movies, skips = movielens_1m.read_movielens_1m(source, params["movielens"]["ml_1m_age_codes"])
+    else:
+        ratings, users, movies, skips = movielens.read_movielens(source)
     users["age_group"] = age_groups(users["age"], *_age_bins(params))
-    return (RATINGS_SCHEMA.validate(ratings), USERS_SCHEMA.validate(users), MOVIES_SCHEMA.validate(movies), skips)
+    users_schema = USERS_1M_SCHEMA if version == "1m" else USERS_SCHEMA
+    log.info("%s read: %d ratings, %d users, %d movies, %d lines skipped", spec["label"], len(ratings), len(users),
+             len(movies), len(skips))
+    return (RATINGS_SCHEMA.validate(ratings), users_schema.validate(users), MOVIES_SCHEMA.validate(movies), skips)
 
 
 def _empty_faces(dataset: str, size: int, channels: int, params: dict) -> FaceTable:
@@ -279,16 +321,19 @@ def face_split_table(params: dict, *face_tables: pd.DataFrame) -> pd.DataFrame:
 MAX_SKIP_ROWS = 12   # the table lists the most frequent reasons; the full list is ingestion_skip_summary.csv
 
 
-def ingestion_counts_plot(counts: pd.DataFrame, skip_summary: pd.DataFrame) -> plt.Figure:
+def ingestion_counts_plot(counts: pd.DataFrame, skip_summary: pd.DataFrame,
+                          movielens_version: str = "100k") -> plt.Figure:
     """One report page: faces per data set and split, emotion labels per data set (bars with their counts),
-    and the skipped records by data set and reason as a table (reasons wrapped, never cut off)."""
+    and the skipped records by data set and reason as a table (reasons wrapped, never cut off). The title names
+    the MovieLens read (``data_engineering.movielens.version``) and its counts."""
     table_lines = 2 + sum(r.count("\n") + 1 for r in _skip_rows(skip_summary)[1])
     fig = plt.figure(figsize=(10, 5 + 0.22 * table_lines), layout="constrained")
     grid = fig.add_gridspec(2, 2, height_ratios=[4.5, 0.5 + 0.22 * table_lines])
     faces_ax, emotions_ax, table_ax = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, :])
     totals = counts[(counts["dataset"] == "movielens") & (counts["attribute"].isin(["ratings", "users", "movies"]))]
     movielens = ", ".join(f"{int(c):,} {a}" for a, c in zip(totals["attribute"], totals["count"]))
-    fig.suptitle("Ingestion report" + (f"  (MovieLens 100K: {movielens})" if movielens else ""), fontsize=13)
+    label = MOVIELENS_VERSIONS.get(str(movielens_version), {"label": f"MovieLens {movielens_version}"})["label"]
+    fig.suptitle("Ingestion report" + (f"  ({label}: {movielens})" if movielens else ""), fontsize=13)
 
     faces = counts[counts["attribute"] == "faces"].pivot_table(index="dataset", columns="split", values="count",
                                                                aggfunc="sum", fill_value=0)

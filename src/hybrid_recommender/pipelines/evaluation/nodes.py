@@ -77,7 +77,7 @@ def improved_hybrid_weights(train: pd.DataFrame, users: pd.DataFrame, movies: pd
     weights, grid = select_improved_hybrid(
         train, users, movies, rec_params["affinity"], cfg["grid"], cfg["validation_fraction"], int(params["seed"]),
         int(params["top_n"]), int(params["relevant_min_rating"]), list(dist), list(dist.values()),
-        params["context_stance"], float(cfg["liked_tolerance"]),
+        params["context_stance"], float(cfg["liked_tolerance"]), int(cfg["max_validation_users"]),
         **{k: v for k, v in _improved(params, rec_params, age_bins).items() if k != "affinity"})
     log.info("improved hybrid: chose %s on %d validation users", weights, int(grid["validation_users"].iloc[0]))
     return weights, grid
@@ -293,11 +293,14 @@ def evaluation_report(products: pd.DataFrame, factors: pd.DataFrame, joint: pd.D
 def evaluation_provenance(predictor, inference: Mapping, fer2013_source: DataSource | None,
                           utkface_source: DataSource | None, ckplus_source: DataSource | None,
                           rafdb_source: DataSource | None, afew_source: DataSource | None,
-                          movielens_source: DataSource | None,
+                          movielens_100k_source: DataSource | None, movielens_1m_source: DataSource | None,
                           parameters: Mapping) -> dict[str, str]:
-    """What produced this evaluation: git commit, the predictor's hashes, every seed, each data set's fingerprint."""
+    """What produced this evaluation: git commit, the predictor's hashes, every seed, each data set's fingerprint
+    (of the MovieLens version the run read: ``data_engineering.movielens.version``)."""
+    version = parameters["data_engineering"]["movielens"]["version"]
     sources = {"fer2013": fer2013_source, "utkface": utkface_source, "ckplus": ckplus_source,
-               "rafdb": rafdb_source, "afew": afew_source, "movielens": movielens_source}
+               "rafdb": rafdb_source, "afew": afew_source,
+               f"movielens_{version}": movielens_1m_source if version == "1m" else movielens_100k_source}
     inventory = pd.DataFrame([{"dataset": k, "present": v is not None, "path": str(v.path) if v else ""}
                               for k, v in sources.items()])
     card = predictor.model_card

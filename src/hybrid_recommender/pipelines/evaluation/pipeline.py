@@ -77,7 +77,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  outputs="evaluation_report", name="write_evaluation_report"),
             Node(nodes.evaluation_provenance,
                  inputs=["face_attribute_predictor", "params:inference", "fer2013_source", "utkface_source", "ckplus_source", "rafdb_source",
-                         "afew_source", "movielens_archive", "parameters"],
+                         "afew_source", "movielens_archive", "movielens_1m_archive", "parameters"],
                  outputs="evaluation_provenance", name="record_evaluation_provenance"),
             Node(nodes.evaluation_mlflow_runs,
                  inputs=["evaluation_observations", "evaluation_oracle_scores", "evaluation_predicted_scores",

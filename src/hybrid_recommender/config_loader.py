@@ -20,5 +20,7 @@ CONFIG_LOADER_ARGS = {
     "config_patterns": {
         "parameters": ["parameters*", "parameters*/**", "**/parameters*"],
         "globals": ["globals*", "globals*/**", "**/globals*"],
+        # The Spark session's settings (conf/<env>/spark.yml), read by hooks.SparkHooks for engine spark only.
+        "spark": ["spark*", "spark*/**"],
     },
 }

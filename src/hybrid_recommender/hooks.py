@@ -1,5 +1,6 @@
 """Kedro hooks (registered in settings.py). When a run starts, :class:`ParameterCheckHook` checks the ``--env``
-and every parameter and :class:`WritableOutputsHook` tries the output folders, both before any node; the rest of
+and every parameter and :class:`WritableOutputsHook` tries the output folders, both before any node;
+:class:`SparkHooks` starts the Spark session of ``recommendation.engine: spark``; the rest of
 this docstring is the interrupt handling: an interrupted run (SIGINT / Ctrl-C, SIGTERM) is recorded as interrupted.
 
 Without them a Ctrl-C surfaces as a KeyboardInterrupt that Kedro's error hooks never see (MLflow's exit handler
@@ -19,6 +20,7 @@ The project CLI (cli.py) prints the interrupt as one line and exits with 128 + t
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -203,6 +205,78 @@ class TorchThreadsHook:
 
             torch.set_num_threads(threads)
             log.info("torch uses %d CPU thread(s)", threads)
+
+
+class SparkHooks:
+    """The Spark session of ``recommendation.engine: spark``, as Kedro's PySpark starter manages it: started from
+    ``conf/<env>/spark.yml`` when the context is created, only when the engine is ``spark`` (the Surprise path never
+    starts a JVM), and stopped after the run. A session that was already running is used and left running.
+
+    Nodes reach it with ``SparkSession.getActiveSession()`` (recommender.spark_als.spark_session). Spark sessions
+    cannot be pickled: run the spark engine with the sequential runner (Kedro's default).
+    """
+
+    def __init__(self) -> None:
+        self.session: Any = None
+        self._owned = False
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        engine = (context.params.get("recommendation") or {}).get("engine", "surprise")
+        if engine != "spark":
+            return
+        self.start_session(context.config_loader["spark"])
+
+    def start_session(self, conf: Mapping[str, Any]) -> Any:
+        """A SparkSession with the properties ``conf`` (or the running session, left as it is)."""
+        # here, not at import: PySpark is an optional extra, and the Surprise path never loads it
+        from hybrid_recommender.recommender.spark_als import quiet_pandas_warnings, require_pyspark
+
+        try:
+            require_pyspark()
+        except ImportError as exc:            # one line from the project's CLI, before any node runs
+            raise InputDataError(str(exc)) from exc
+        from pyspark import SparkConf
+        from pyspark.sql import SparkSession
+
+        running = SparkSession.getActiveSession()
+        if running is not None:
+            if running is not self.session:
+                self.session, self._owned = running, False
+                log.info("Spark engine: using the running Spark %s session (%s)", running.version,
+                         running.sparkContext.master)
+            return running
+        if str(conf.get("spark.master", "")).startswith("local") and conf.get("spark.driver.host"):
+            # local mode: the JVM resolves its address before reading the configuration (else a warning that the
+            # hostname resolves to a loopback address, and a bind to the first network interface)
+            os.environ.setdefault("SPARK_LOCAL_IP", str(conf["spark.driver.host"]))
+        spark_conf = SparkConf().setAll([(str(k), _spark_value(v)) for k, v in conf.items()])
+        with quiet_pandas_warnings():
+            self.session = SparkSession.builder.config(conf=spark_conf).getOrCreate()
+        self._owned = True
+        log.info("Spark engine: Spark %s session started (master %s)", self.session.version,
+                 self.session.sparkContext.master)
+        return self.session
+
+    def stop_session(self) -> None:
+        """Stop the session this hook started (a session it found running is left running)."""
+        if self.session is not None and self._owned:
+            self.session.stop()
+            log.info("Spark engine: Spark session stopped")
+        self.session, self._owned = None, False
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self.stop_session()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self.stop_session()
+
+
+def _spark_value(value: Any) -> str:
+    """A YAML value as Spark reads it (booleans lower case)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 class RunNameHook:

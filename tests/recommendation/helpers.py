@@ -7,11 +7,22 @@ import yaml
 
 from hybrid_recommender.labels import GENRES
 from hybrid_recommender.paths import PROJECT_ROOT
+from hybrid_recommender.recommender.clustering import cluster_movies
+from hybrid_recommender.recommender.ranking_metrics import split_ratings
 
 
 def recommendation_params() -> dict:
     with open(PROJECT_ROOT / "conf" / "base" / "parameters_recommendation.yml") as f:
         return yaml.safe_load(f)["recommendation"]
+
+
+def real_split(movielens) -> dict:
+    """Real MovieLens 100K as the recommenders see it: the project's train/test split and 11 genre clusters."""
+    ratings, users, movies = movielens
+    params = recommendation_params()
+    train, test = split_ratings(ratings, params["split"]["test_fraction"], params["seed"])
+    clusters = cluster_movies(movies, 11, seed=42, n_init=3)
+    return {"train": train, "test": test, "users": users, "movies": movies, "clusters": clusters, "params": params}
 
 
 def toy_tables():

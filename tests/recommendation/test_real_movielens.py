@@ -14,10 +14,8 @@ from hybrid_recommender.recommender import (
     save_recommender,
     save_recommenders,
 )
-from hybrid_recommender.recommender.clustering import cluster_movies
-from hybrid_recommender.recommender.ranking_metrics import split_ratings
 
-from .helpers import recommendation_params
+from .helpers import real_split
 
 pytestmark = pytest.mark.real_data
 
@@ -27,14 +25,11 @@ GROUPS = [(a, g, e) for a in DEFAULT_AGE_GROUPS for g in ("male", "female") for 
 
 @pytest.fixture(scope="module")
 def real(movielens):
-    ratings, users, movies = movielens
-    params = recommendation_params()
-    train, test = split_ratings(ratings, params["split"]["test_fraction"], params["seed"])
-    clusters = cluster_movies(movies, 11, seed=42, n_init=3)
-    recs = build_recommenders(params, params["affinity"])
+    data = real_split(movielens)
+    recs = build_recommenders(data["params"], data["params"]["affinity"])
     for rec in recs.values():
-        rec.fit(train, users, movies, clusters)
-    return {"train": train, "users": users, "movies": movies, "clusters": clusters, "params": params, "recs": recs}
+        rec.fit(data["train"], data["users"], data["movies"], data["clusters"])
+    return {**data, "recs": recs}
 
 
 def test_every_recommender_returns_n_distinct_valid_movies_for_every_group(real):

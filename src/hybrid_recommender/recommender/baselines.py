@@ -15,6 +15,7 @@ from hybrid_recommender.recommender.base import (
     stable_seed,
 )
 from hybrid_recommender.recommender.groups import GroupIndex
+from hybrid_recommender.recommender.spark_als import SparkALS
 from hybrid_recommender.recommender.svd import (
     fit_surprise_svd,
     surprise_group_scores,
@@ -49,17 +50,34 @@ class _Demographic(Recommender):
 
 class DemographicSVD(_Demographic):
     """The paper's benchmark (after Vozalis & Margaritis 2007): Surprise SVD over the users of the viewer's age
-    group and gender, every movie scored by its mean predicted rating over them; no emotion, no clusters."""
+    group and gender, every movie scored by its mean predicted rating over them; no emotion, no clusters.
+
+    With ``als`` (engine ``spark``) the predictions come from one ALS model of all the training ratings instead
+    of a Surprise SVD fitted on the group's ratings."""
 
     name = "demographic_svd"
 
-    def __init__(self, svd: Mapping | None = None, **kwargs: Any):
+    def __init__(self, svd: Mapping | None = None, als: SparkALS | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.svd_params = dict(svd or {})
+        self.als = als
+        self.engine = "spark" if als is not None else "surprise"
+
+    def _fit(self, ratings, users, movies, clusters):
+        super()._fit(ratings, users, movies, clusters)
+        self._als_factors = self.als.factors(ratings) if self.als is not None else None
+
+    def _rank(self, age_group, gender, emotion) -> Ranking:
+        found = super()._rank(age_group, gender, emotion)
+        found.explanation["engine"] = self.engine
+        return found
 
     def _group_ranking(self, group, sub):
         n_ratings = np.bincount(pd.Index(self.items).get_indexer(sub["item_id"]), minlength=len(self.items))
-        scores = surprise_group_scores(sub, group.user_ids, self.items, self.svd_params, self.seed)
+        if self._als_factors is not None:
+            scores = self._als_factors.mean_predictions(group.user_ids, self.items)
+        else:
+            scores = surprise_group_scores(sub, group.user_ids, self.items, self.svd_params, self.seed)
         return ranked(self.items, scores, n_ratings)
 
 
@@ -75,19 +93,24 @@ class GroupPopularity(_Demographic):
 
 class GlobalSVD(Recommender):
     """Surprise SVD over every training user; a viewer gets the movies with the highest mean predicted rating
-    over all users (no demographics, no emotion)."""
+    over all users (no demographics, no emotion). With ``als`` (engine ``spark``): ALS instead of Surprise."""
 
     name = "global_svd"
 
-    def __init__(self, svd: Mapping | None = None, seed: int = 42, **kwargs: Any):
+    def __init__(self, svd: Mapping | None = None, seed: int = 42, als: SparkALS | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.svd_params, self.seed = dict(svd or {}), int(seed)
+        self.als = als
+        self.engine = "spark" if als is not None else "surprise"
 
     def _fit(self, ratings, users, movies, clusters):
         items = np.sort(movies["item_id"].to_numpy(dtype=np.int64))
-        algo, trainset = fit_surprise_svd(ratings, self.svd_params, self.seed)
         users_ = np.sort(ratings["user_id"].unique())
-        scores = surprise_mean_predictions(algo, trainset, users_, items)
+        if self.als is not None:
+            scores = self.als.factors(ratings).mean_predictions(users_, items)
+        else:
+            algo, trainset = fit_surprise_svd(ratings, self.svd_params, self.seed)
+            scores = surprise_mean_predictions(algo, trainset, users_, items)
         n_ratings = ratings.groupby("item_id").size().reindex(items).fillna(0).to_numpy()
         self._global = ranked(items, scores, n_ratings)
         self._n_users, self._n_ratings = int(len(users_)), int(len(ratings))
@@ -98,7 +121,7 @@ class GlobalSVD(Recommender):
     def _rank(self, age_group, gender, emotion) -> Ranking:
         return Ranking(*self._global, {"method": self.name, "group": {"age_groups": "all", "gender": "any",
                        "fallback": "none", "n_users": self._n_users, "n_ratings": self._n_ratings},
-                       "fallback": "none"})
+                       "fallback": "none", "engine": self.engine})
 
 
 class RandomRecommender(Recommender):

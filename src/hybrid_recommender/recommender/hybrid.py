@@ -25,6 +25,7 @@ from hybrid_recommender.recommender.base import (
 )
 from hybrid_recommender.recommender.clustering import cluster_profiles
 from hybrid_recommender.recommender.groups import GroupIndex, ResolvedGroup
+from hybrid_recommender.recommender.spark_als import SparkALS
 from hybrid_recommender.recommender.svd import (
     surprise_group_scores,
     truncated_svd_group_scores,
@@ -58,6 +59,10 @@ class HybridRecommender(Recommender):
     Movies of the favoured cluster come first (ranked by the group score); when the viewer has already rated
     too many of them, the list is topped up from the next clusters in weighted-count order, and the
     explanation says so.
+
+    With ``als`` (engine ``spark``), method ``surprise_svd`` scores a (group, cluster) by one ALS model of all the
+    training ratings (mean over the group's users of the predicted rating) instead of a Surprise SVD fitted on
+    the group's ratings of the cluster; the favoured-cluster algorithm is the same.
     """
 
     name = "hybrid"
@@ -67,7 +72,7 @@ class HybridRecommender(Recommender):
                  affinity_baseline: float = 0.25, affinity_aggregation: str = "max",
                  min_users: int = 10, min_ratings: int = 500, svd: Mapping | None = None,
                  truncated_rank: int = 10, top_genres: int = 3, seed: int = 42,
-                 stances: Sequence[str] | None = None, **kwargs: Any):
+                 stances: Sequence[str] | None = None, als: SparkALS | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         if method not in METHODS:
             raise ValueError(f"unknown hybrid method {method!r}; expected one of {list(METHODS)}")
@@ -84,6 +89,8 @@ class HybridRecommender(Recommender):
         self.truncated_rank = int(truncated_rank)
         self.top_genres = int(top_genres)
         self.seed = int(seed)
+        self.als = als
+        self.engine = "spark" if als is not None else "surprise"
         self.name = f"hybrid_{method}"
 
     # --- fit ----------------------------------------------------------------------------------------------
@@ -104,6 +111,8 @@ class HybridRecommender(Recommender):
                                            self.affinity_aggregation) for s in self.stances}
         self._cluster_scores: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self._ratings_by_user = self.ratings.set_index("user_id").sort_index()
+        self._als_factors = self.als.factors(ratings) if self.als is not None and self.method == "surprise_svd" \
+            else None
 
     def precompute(self, progress: bool = False) -> None:
         keys = [(a, g, e, s) for s in self.stances for a in self.age_groups for g in ("male", "female", None)
@@ -139,7 +148,9 @@ class HybridRecommender(Recommender):
         if key not in self._cluster_scores:
             items = self.cluster_items[cluster]
             sub = selections[selections["item_id"].isin(items)]
-            if self.method == "surprise_svd":
+            if self._als_factors is not None:
+                scores = self._als_factors.mean_predictions(group.user_ids, items)
+            elif self.method == "surprise_svd":
                 scores = surprise_group_scores(sub, group.user_ids, items, self.svd_params, self.seed)
             else:
                 scores = truncated_svd_group_scores(sub, group.user_ids, items, self.truncated_rank)
@@ -158,6 +169,7 @@ class HybridRecommender(Recommender):
         parts = [self._scores(group, c, selections) for c in order]
         explanation = {
             "method": self.method, "stance": stance,
+            **({"engine": self.engine} if self.method == "surprise_svd" else {}),
             "group": group.describe(), "fallback": group.fallback,
             "favoured_cluster": favoured, "favoured_cluster_top_genres": self.cluster_genres.get(favoured, ""),
             "selected_movies": int(len(sel_items)), "weighted_selections": round(float(weights.sum()), 3),

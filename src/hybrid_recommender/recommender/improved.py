@@ -101,7 +101,7 @@ def select_improved_hybrid(train: pd.DataFrame, users: pd.DataFrame, movies: pd.
                            grid: Mapping[str, Sequence[float]], validation_fraction: float, seed: int, n: int,
                            relevant_min_rating: int, emotions: Sequence[str], emotion_probabilities: Sequence[float],
                            context_stance: str, liked_tolerance: float = 0.01,
-                           **kwargs: Any) -> tuple[dict[str, float], pd.DataFrame]:
+                           max_validation_users: int | None = None, **kwargs: Any) -> tuple[dict[str, float], pd.DataFrame]:
     """The chosen weights, and every grid point's validation scores.
 
     The validation split is carved from `train` only (per-user holdout, seed + 1). Each validation user is a
@@ -109,12 +109,16 @@ def select_improved_hybrid(train: pd.DataFrame, users: pd.DataFrame, movies: pd.
     point gets F1@n (undefined -> 0) under both protocols for two relevance definitions: liked, and liked and
     congruent with the emotion (context). The rule: among the points whose liked F1 (mean of the protocols) is
     within `liked_tolerance` (relative) of the best, take the one with the best context F1 — the emotion is
-    used as far as it costs (almost) nothing on plain relevance.
+    used as far as it costs (almost) nothing on plain relevance. With more than `max_validation_users` validation
+    users, a seeded sample of that many scores the grid (its cost is users x grid points).
     """
     inner, val = split_ratings(train, validation_fraction, seed + 1)
     rec = ImprovedHybridRecommender(affinity, **kwargs).fit(inner, users, movies, precompute=False)
     congruent = congruent_items(movies, affinity, context_stance, kwargs.get("affinity_aggregation", "max"))
-    people = users.set_index("user_id").loc[np.sort(val["user_id"].unique()), ["age_group", "gender"]]
+    val_users = np.sort(val["user_id"].unique())
+    if max_validation_users is not None and len(val_users) > int(max_validation_users):
+        val_users = np.sort(np.random.default_rng(seed + 3).choice(val_users, int(max_validation_users), replace=False))
+    people = users.set_index("user_id").loc[val_users, ["age_group", "gender"]]
     rng = np.random.default_rng(seed + 2)
     probs = np.asarray(emotion_probabilities, float)
     drawn = rng.choice(list(emotions), size=len(people), p=probs / probs.sum())

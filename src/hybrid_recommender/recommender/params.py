@@ -18,12 +18,14 @@ from hybrid_recommender.labels import EMOTIONS, GENRES
 from hybrid_recommender.param_types import Fraction, Section
 from hybrid_recommender.recommender.affinity import AGGREGATIONS, STANCES
 from hybrid_recommender.recommender.hybrid import METHODS
+from hybrid_recommender.recommender.spark_als import ENGINES
 
 Rating = Annotated[float, Field(ge=1, le=5)]
 Emotion = Literal[EMOTIONS]
 Genre = Literal[GENRES]
 Stance = Literal[STANCES]
 Method = Literal[tuple(METHODS)]
+Engine = Literal[ENGINES]
 
 
 
@@ -59,6 +61,20 @@ class Svd(Section):
     reg_all: NonNegativeFloat
 
 
+class Als(Section):
+    """PySpark ALS of the ``spark`` engine (explicit ratings; its seed is ``recommendation.seed``)."""
+
+    rank: PositiveInt
+    max_iter: PositiveInt
+    reg_param: NonNegativeFloat
+    biases: bool
+    user_bias_shrinkage: NonNegativeFloat
+    item_bias_shrinkage: NonNegativeFloat
+    nonnegative: bool
+    num_blocks: PositiveInt
+    checkpoint_interval: PositiveInt
+
+
 class Hybrid(Section):
     method: Method
     stance: Stance
@@ -92,9 +108,11 @@ class Affinity(Section):
 class RecommendationParams(Section):
     seed: int
     top_n: PositiveInt
+    engine: Engine
     split: Split
     groups: Groups
     svd: Svd
+    als: Als
     hybrid: Hybrid
     list_stances: list[Stance]
     compare: Compare

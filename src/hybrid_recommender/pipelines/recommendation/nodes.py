@@ -32,7 +32,14 @@ def emotion_genre_affinity(params: dict) -> pd.DataFrame:
 
 def fitted_recommenders(train: pd.DataFrame, users: pd.DataFrame, movies: pd.DataFrame, clusters: pd.DataFrame,
                         params: dict, age_bins: dict) -> dict[str, Recommender]:
-    """Every recommender fitted on the training ratings, with its per-group rankings precomputed."""
+    """Every recommender fitted on the training ratings, with its per-group rankings precomputed.
+
+    ``recommendation.engine`` picks the rating model: ``surprise`` (Surprise SVD per group / cluster) or ``spark``
+    (one PySpark ALS, fitted once on ``train`` in the session that hooks.SparkHooks started; the pandas training
+    ratings go to Spark through Arrow, see docs/recommendation.md "The Spark engine").
+    """
+    engine = params.get("engine", "surprise")
+    log.info("recommendation engine: %s", engine)
     recs = build_recommenders(params, params["affinity"], age_bins)
     for name, rec in recs.items():
         log.info("fitting %s", name)

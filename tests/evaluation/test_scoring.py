@@ -123,6 +123,13 @@ def test_same_seed_gives_identical_tables_and_improved_weights_come_from_validat
     assert len(grid) == 4 and set(weights) == {"shrinkage", "popularity_weight", "emotion_weight"}
     assert grid["validation_users"].iloc[0] > 900
     assert weights == nodes.improved_hybrid_weights(train, users, movies, params, rec_params, age_bins)[0]
+    # more validation users than max_validation_users: a seeded sample of that many scores the grid
+    capped = {**params, "improved_hybrid": {**params["improved_hybrid"], "max_validation_users": 100}}
+    sampled = nodes.improved_hybrid_weights(train, users, movies, capped, rec_params, age_bins)[1]
+    assert (sampled["validation_users"] == 100).all() and not sampled["f1.liked.full_ranking"].equals(
+        grid["f1.liked.full_ranking"])
+    pd.testing.assert_frame_equal(sampled, nodes.improved_hybrid_weights(train, users, movies, capped, rec_params,
+                                                                         age_bins)[1])
     every = nodes.evaluated_systems(systems, train, users, movies, weights, params, rec_params, age_bins)
     assert set(every) == {*systems, "improved_hybrid"}
     first = nodes.oracle_scores(viewers, every, train, test, movies, params, rec_params)

@@ -36,6 +36,7 @@ class Grid(Section):
 class ImprovedHybrid(Section):
     validation_fraction: Annotated[float, Field(gt=0, lt=1)]
     liked_tolerance: NonNegativeFloat
+    max_validation_users: PositiveInt
     grid: Grid
     target_min_observations: NonNegativeInt
 

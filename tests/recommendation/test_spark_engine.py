@@ -97,6 +97,8 @@ def kedro_project(tmp_path_factory, real):
     project = ProjectCopy.create(tmp_path_factory.mktemp("spark_engine") / "project")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("hybrid_recommender.config_resolvers.PROJECT_ROOT", project.root)   # mlflow.db in the copy
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
+        mp.chdir(project.root)                                   # MLflow's relative ./mlruns too
         bootstrap_project(project.root)
         with KedroSession.create(project_path=project.root, env="fast") as session:
             catalog = session.load_context().catalog
@@ -135,6 +137,11 @@ def _run(project, monkeypatch, engine: str | None, nodes: list[str]) -> list:
 
     monkeypatch.setattr(SparkHooks, "start_session", spy)
     monkeypatch.setattr("hybrid_recommender.config_resolvers.PROJECT_ROOT", project.root)
+    # Every MLflow path inside the copy, whatever an earlier test left in this process (an active run, the global
+    # tracking URI): the store named explicitly, and relative paths (MLflow's ./mlruns) resolved in the copy.
+    _forget_tracking()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
+    monkeypatch.chdir(project.root)
     runtime = {"recommendation": {"engine": engine}} if engine else None
     try:
         with KedroSession.create(project_path=project.root, env="fast", runtime_params=runtime) as session:
